@@ -1,0 +1,256 @@
+"""Build, save and load the passage index.
+
+An index is a folder with fixed file names::
+
+    manifest.json    what it was built from (format, model, guides' sha256, settings)
+    passages.jsonl   the passages with their units and offsets
+    dense.faiss      FAISS index of passage vectors (inner product on unit vectors)
+    units.npy        float16 vectors of every unit (for sentence ranking)
+    bm25/            bm25s lexical index of the passages
+
+It is built in a sibling temporary folder and renamed into place, so an
+interrupted build never leaves a folder that loads. Loading checks the
+manifest against the corpus and model; a stale index is never served.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from coach import lexical
+from coach.chunk import chunk_guide, unit_context
+from coach.corpus import fingerprint, scan_corpus
+from coach.embed import Embedder
+from coach.errors import CoachError, CorruptIndexError, IndexMissingError, StaleIndexError
+from coach.parse import parse_guide
+from coach.records import GuideRecord, Manifest, Passage
+from coach.settings import Settings
+
+FORMAT_VERSION = 1
+HNSW_THRESHOLD = 50_000
+"""Passage count from which an HNSW graph replaces exact search (see benchmarks)."""
+REBUILD_HINT = "Run: python -m coach build-index (or make run, which rebuilds it)."
+
+Progress = Callable[[str, int, int], None]
+
+
+def _noop(phase: str, done: int, total: int) -> None:
+    return None
+
+
+def make_faiss_index(vectors: np.ndarray, index_type: str | None = None):  # noqa: ANN201
+    """Exact inner-product search for small corpora, HNSW from ``HNSW_THRESHOLD`` passages."""
+    import faiss
+
+    n, dim = vectors.shape
+    index_type = index_type or ("hnsw" if n >= HNSW_THRESHOLD else "flat")
+    if index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if n:
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index, index_type
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in ["faiss-cpu", "sentence-transformers", "torch", "bm25s", "numpy", "pydantic"]:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+class Index:
+    """A loaded index: passages, dense vectors, unit vectors and BM25."""
+
+    def __init__(self, manifest: Manifest, passages: list[Passage], dense, units: np.ndarray, bm25) -> None:  # noqa: ANN001
+        self.manifest = manifest
+        self.passages = passages
+        self.dense = dense
+        self.unit_vectors = units
+        self.bm25 = bm25
+        self.unit_start: list[int] = []
+        total = 0
+        for p in passages:
+            self.unit_start.append(total)
+            total += len(p.units)
+        self._vocab = set(bm25.vocab_dict) if bm25 is not None else set()
+
+    def dense_search(self, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
+        k = min(k, len(self.passages))
+        if k <= 0:
+            return []
+        scores, ids = self.dense.search(np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def lexical_scores(self, query_tokens: list[str]) -> np.ndarray:
+        toks = [t for t in query_tokens if t in self._vocab]
+        if not toks:
+            return np.zeros(len(self.passages), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(toks), dtype=np.float32)
+
+    def knows(self, stemmed: str) -> bool:
+        """True if a stemmed word occurs anywhere in the indexed guides."""
+        return stemmed in self._vocab
+
+
+def build_index(settings: Settings, embedder: Embedder, progress: Progress = _noop) -> tuple[Manifest, list[str]]:
+    """Build the index for ``settings.corpus_dir`` into ``settings.index_dir``.
+
+    Returns the manifest and the corpus warnings (skipped files).
+    """
+    import bm25s
+
+    started = time.perf_counter()
+    scan = scan_corpus(settings.corpus_dir)
+    files = fingerprint(settings.corpus_dir)
+    passages: list[Passage] = []
+    records: list[GuideRecord] = []
+    for k, gf in enumerate(scan.guides):
+        progress("parse", k, len(scan.guides))
+        guide = parse_guide(gf.text, gf.source)
+        passages.extend(chunk_guide(guide, settings.chunk))
+        records.append(GuideRecord(source=gf.source, sha256=gf.sha256, title=guide.title, chars=len(gf.text)))
+    progress("parse", len(scan.guides), len(scan.guides))
+    if not passages:
+        raise CoachError("The guides in the corpus contain no text to index.", "Add guides with text.")
+
+    unit_texts = [unit_context(p, u) for p in passages for u in p.units]
+    total = len(passages) + len(unit_texts)
+    pvecs = embedder.encode(
+        [p.embed_text for p in passages], settings.batch_size, lambda d, t: progress("embed", d, total)
+    )
+    uvecs = embedder.encode(
+        unit_texts, settings.batch_size, lambda d, t: progress("embed", len(passages) + d, total)
+    )
+    dense, index_type = make_faiss_index(pvecs)
+    bm25 = bm25s.BM25()
+    bm25.index([lexical.tokens(p.embed_text) or ["_"] for p in passages], show_progress=False)
+
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        model=embedder.model_id,
+        dimension=int(pvecs.shape[1]),
+        normalized=True,
+        index_type=index_type,
+        chunking=settings.chunk.model_dump(),
+        guides=records,
+        skipped=[w for w in scan.warnings],
+        passage_count=len(passages),
+        unit_count=len(unit_texts),
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        build_seconds=round(time.perf_counter() - started, 2),
+        libraries=_versions(),
+    )
+    _save(settings.index_dir, manifest, files, passages, dense, uvecs, bm25)
+    progress("save", 1, 1)
+    return manifest, scan.warnings
+
+
+def _save(index_dir: Path, manifest: Manifest, files: dict[str, str], passages, dense, uvecs, bm25) -> None:  # noqa: ANN001
+    import faiss
+
+    index_dir = index_dir.resolve()
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = index_dir.parent / f".{index_dir.name}.building-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
+            for p in passages:
+                f.write(p.model_dump_json() + "\n")
+        faiss.write_index(dense, str(tmp / "dense.faiss"))
+        np.save(tmp / "units.npy", uvecs.astype(np.float16))
+        bm25.save(str(tmp / "bm25"), show_progress=False)
+        data = manifest.model_dump(mode="json")
+        data["files"] = files
+        # The manifest is written last: a folder without one never loads.
+        (tmp / "manifest.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+        old = index_dir.parent / f".{index_dir.name}.old-{os.getpid()}"
+        if index_dir.exists():
+            index_dir.rename(old)
+        tmp.rename(index_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_manifest(index_dir: Path) -> tuple[Manifest, dict[str, str]]:
+    path = index_dir / "manifest.json"
+    if not path.exists():
+        if index_dir.exists() and any(index_dir.iterdir()):
+            raise CorruptIndexError(f"The index in {index_dir} has no manifest.json.", REBUILD_HINT)
+        raise IndexMissingError(f"No index has been built in {index_dir} yet.", REBUILD_HINT)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        files = data.pop("files")
+        manifest = Manifest.model_validate(data)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptIndexError(f"The index manifest {path} is damaged ({type(exc).__name__}).", REBUILD_HINT) from exc
+    if manifest.format_version != FORMAT_VERSION:
+        raise StaleIndexError(
+            f"The index in {index_dir} uses format {manifest.format_version}, this version reads {FORMAT_VERSION}.",
+            REBUILD_HINT,
+        )
+    return manifest, files
+
+
+def stale_reasons(index_dir: Path, corpus_dir: Path, model_id: str) -> list[str]:
+    """Why the index does not match the corpus and model (empty when it does)."""
+    manifest, files = read_manifest(index_dir)
+    current = fingerprint(corpus_dir)
+    reasons = []
+    for src in sorted(set(current) - set(files)):
+        reasons.append(f"{src} was added")
+    for src in sorted(set(files) - set(current)):
+        reasons.append(f"{src} was removed")
+    for src in sorted(set(files) & set(current)):
+        if files[src] != current[src]:
+            reasons.append(f"{src} changed")
+    if manifest.model != model_id:
+        reasons.append(f"the model changed ({manifest.model} -> {model_id})")
+    return reasons
+
+
+def load_index(settings: Settings, model_id: str, check: bool = True) -> Index:
+    """Load the index, refusing a stale or damaged one with a clear error."""
+    import bm25s
+    import faiss
+
+    index_dir = settings.index_dir
+    manifest, _ = read_manifest(index_dir)
+    if check:
+        reasons = stale_reasons(index_dir, settings.corpus_dir, model_id)
+        if reasons:
+            raise StaleIndexError(f"The index in {index_dir} is out of date: {'; '.join(reasons)}.", REBUILD_HINT)
+    try:
+        with open(index_dir / "passages.jsonl", encoding="utf-8") as f:
+            passages = [Passage.model_validate_json(line) for line in f if line.strip()]
+        dense = faiss.read_index(str(index_dir / "dense.faiss"))
+        units = np.load(index_dir / "units.npy", allow_pickle=False)
+        bm25 = bm25s.BM25.load(str(index_dir / "bm25"), show_progress=False)
+    except Exception as exc:  # any read failure means the files are damaged
+        raise CorruptIndexError(f"The index in {index_dir} is damaged ({type(exc).__name__}).", REBUILD_HINT) from exc
+    if (
+        len(passages) != manifest.passage_count
+        or dense.ntotal != manifest.passage_count
+        or dense.d != manifest.dimension
+        or units.shape != (manifest.unit_count, manifest.dimension)
+    ):
+        raise CorruptIndexError(f"The index in {index_dir} is inconsistent with its manifest.", REBUILD_HINT)
+    return Index(manifest, passages, dense, units, bm25)
