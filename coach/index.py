@@ -15,8 +15,10 @@ manifest against the corpus and model; a stale index is never served.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -83,12 +85,14 @@ class Index:
         self.dense = dense
         self.unit_vectors = units
         self.bm25 = bm25
+        self.position = {p.id: i for i, p in enumerate(passages)}
         self.unit_start: list[int] = []
         total = 0
         for p in passages:
             self.unit_start.append(total)
             total += len(p.units)
         self._vocab = set(bm25.vocab_dict) if bm25 is not None else set()
+        self._sorted_vocab = sorted(self._vocab)
 
     def dense_search(self, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
         k = min(k, len(self.passages))
@@ -104,8 +108,21 @@ class Index:
         return np.asarray(self.bm25.get_scores(toks), dtype=np.float32)
 
     def knows(self, stemmed: str) -> bool:
-        """True if a stemmed word occurs anywhere in the indexed guides."""
-        return stemmed in self._vocab
+        """True if a stemmed word, or a close form of it, occurs in the indexed guides.
+
+        Close forms: a guide word that starts with it ("cert" -> "certif"), or it
+        minus a comparative ending ("harder" -> "hard").
+        """
+        if stemmed in self._vocab:
+            return True
+        for form in {stemmed, re.sub(r"(?:er|est)$", "", stemmed), re.sub(r"(?:ier|iest)$", "i", stemmed)}:
+            if form in self._vocab:
+                return True
+            if len(form) >= 4:
+                k = bisect.bisect_left(self._sorted_vocab, form)
+                if k < len(self._sorted_vocab) and self._sorted_vocab[k].startswith(form):
+                    return True
+        return False
 
 
 def build_index(settings: Settings, embedder: Embedder, progress: Progress = _noop) -> tuple[Manifest, list[str]]:
@@ -139,7 +156,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _no
     )
     dense, index_type = make_faiss_index(pvecs)
     bm25 = bm25s.BM25()
-    bm25.index([lexical.tokens(p.embed_text) or ["_"] for p in passages], show_progress=False)
+    bm25.index([lexical.tokens(p.lexical_text) or ["_"] for p in passages], show_progress=False)
 
     manifest = Manifest(
         format_version=FORMAT_VERSION,

