@@ -64,6 +64,14 @@ def cmd_build_index(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     embedder = SentenceTransformerEmbedder(settings.model_path)
+    if args.if_needed:
+        from coach.service import index_status
+
+        status = index_status(settings, embedder.model_id)
+        if status == "ok":
+            print(f"The index in {settings.index_dir} is up to date.")
+            return 0
+        print(f"Building the index ({status}).", file=sys.stderr)
     manifest, warnings = build_index(settings, embedder, _progress_bar())
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -214,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("build-index", parents=[common], help="parse, chunk and embed the guides into the index")
+    p.add_argument("--if-needed", action="store_true", help="only build when the index is missing or stale")
     p.set_defaults(func=cmd_build_index)
 
     p = sub.add_parser("search", parents=[common], help="show the passages that best match a query")

@@ -32,6 +32,8 @@ STEP_TITLE_RE = re.compile(r"^(?:step|stage|phase)\s+\d+\b", re.I)
 VALUE_START_RE = re.compile(r"^[$€£¥≈~<>±]")
 LABEL_VALUE_RE = re.compile(r"^[^:]{1,40}:\s+\S")
 GLUE_RE = re.compile(r"(?<=[a-z0-9%)\]])(?=[A-Z])|(?<=[^\s$€£])(?=[$€£])")
+HEADING_YEARS_RE = re.compile(r"^(.*?)\s*[(\[–-]\s*(\d+\s*(?:[-–]\s*\d+|\+)\s*years?)\s*[)\]]?$", re.I)
+BULLET_FACT_RE = re.compile(r"^\**([^:*]{1,40}?)\**\s*:\s*\**\s*(.+)$")
 FACT_MAX_WORDS = 40
 FAQ_MAX_PARAGRAPHS = 3
 
@@ -195,9 +197,10 @@ def _tokenize(text: str, markdown: bool) -> list[Token]:
                 continue
         # Heading: a title-like line standing alone between blank lines.
         standalone = ln.blank_before or i == 0
+        list_follows = i + 1 < n and LONE_NUMBER_RE.match(lines[i + 1].text) is not None
         if (
             standalone
-            and ln.blank_after
+            and (ln.blank_after or list_follows)
             and not markdown
             and (is_title_like(t) or is_question_heading(t))
         ):
@@ -323,6 +326,14 @@ def parse_guide(text: str, source: str) -> Guide:
                 block += 1
         if sec.heading is not None and sec.heading.kind == "item":
             _record_item(guide, sec, text)
+        if markdown and sec.heading is not None:
+            m = HEADING_YEARS_RE.match(sec.heading.text)
+            if m:
+                body = " ".join(_plain(t, text) for t in sec.contents)
+                guide.levels.append(ListItem(number=len(guide.levels) + 1, title=m.group(1), years=m.group(2), text=body))
+        for tok in sec.contents:
+            if tok.kind == "bullets":
+                guide.facts.extend(_bullet_facts(tok, text))
         if sec.role == "faq":
             answer = " ".join(" ".join(text[t.start : t.end].split()) for t in sec.contents)
             guide.faq.append(FaqPair(question=sec.heading.text, answer=answer))
@@ -344,6 +355,17 @@ def parse_guide(text: str, source: str) -> Guide:
         units = _units(Token("para", s, e), text, 0)
         guide.sections.append(Section(heading_path=[title], char_start=s, char_end=e, units=units))
     return guide
+
+
+def _bullet_facts(tok: Token, text: str) -> list[Fact]:
+    """A list whose every item is a short "Label: value" pair is a list of facts."""
+    facts = []
+    for s, e in tok.spans:
+        m = BULLET_FACT_RE.match(text[s:e])
+        if m is None or len(m.group(2).split()) > 12:
+            return []
+        facts.append(Fact(label=m.group(1).strip(), value=m.group(2).strip()))
+    return facts
 
 
 def _plain(tok: Token, text: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from coach.answer import Coach
 from coach.embed import SentenceTransformerEmbedder
-from coach.errors import IndexMissingError, StaleIndexError
+from coach.errors import CorruptIndexError, IndexMissingError, StaleIndexError
 from coach.index import Index, build_index, load_index, stale_reasons
 from coach.rerank import CrossEncoder
 from coach.settings import Settings
@@ -24,7 +24,7 @@ def index_status(settings: Settings, model_id: str) -> str:
         reasons = stale_reasons(settings.index_dir, settings.corpus_dir, model_id)
     except IndexMissingError:
         return "missing"
-    except StaleIndexError as exc:
+    except (StaleIndexError, CorruptIndexError) as exc:
         return f"stale: {exc.message}"
     return "ok" if not reasons else "stale: " + "; ".join(reasons)
 

@@ -1,0 +1,158 @@
+"""Answers, follow-ups, abstention, batch and bad input (real models, shared per session)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from coach.answer import EMPTY_PROMPT, history_turn
+from coach.conversation import Turn, is_followup, resolve
+from coach.evaluate import integrity_ok, read_conversations, run_conversation
+from tests.conftest import ROOT, SEED
+
+DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
+
+
+def test_followup_detection():
+    assert is_followup("is it fast paced?")
+    assert is_followup("and after 10 years?")
+    assert is_followup("what about once I'm senior?")
+    assert not is_followup("what are my odds in the H-1B lottery?")
+    assert not is_followup("What does RHIT stand for?")
+
+
+def test_followup_resolution_uses_the_topic_question():
+    history = [Turn(question="what's the workplace culture like?", query="what's the workplace culture like?", standalone=True, passage_ids=["p1"])]
+    res = resolve("is it fast paced?", history)
+    assert res.followup and "workplace culture" in res.query and res.focus_passages == ["p1"]
+    new = resolve("How do visas work for technicians moving abroad?", history)
+    assert not new.followup and new.query == "How do visas work for technicians moving abroad?"
+
+
+@pytest.mark.slow
+def test_search_finds_the_median_salary(real_coach):
+    from coach import lexical
+    from coach.retrieve import retrieve
+
+    q = "how much do they make"
+    hits = retrieve(real_coach.index, real_coach.embedder.encode([q])[0], lexical.tokens(q), k=3)
+    assert any("$47,190" in h.passage.text for h in hits)
+
+
+@pytest.mark.slow
+def test_answer_is_verbatim_and_cited(real_coach):
+    a = real_coach.ask("Which databases should I learn?")
+    assert not a.abstained
+    assert "MySQL, Microsoft SQL Server" in a.text
+    text = SEED.read_text(encoding="utf-8")
+    for s in a.sentences:
+        assert text[s.char_start : s.char_end] == s.text
+        assert f"[{s.citation}]" in a.text
+    c = a.citations[0]
+    assert text[c.char_start : c.char_end] == c.text and c.section[-1] == "Technical Skills"
+
+
+@pytest.mark.slow
+def test_table_row_is_quoted_with_its_columns(real_coach):
+    a = real_coach.ask("which level do I need to reach to make over 90k?")
+    rows = [s for s in a.sentences if s.kind == "table_row"]
+    assert rows and rows[0].columns == ["Level", "US Median", "US Average"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("q", ["what's the weather in Paris tomorrow?", "how much does a pharmacy technician make?", "can you translate 'nice to meet you' into Spanish?"])
+def test_abstains_when_the_guide_does_not_say(real_coach, q):
+    a = real_coach.ask(q)
+    assert a.abstained and "does not cover" in a.text and a.suggestions
+    assert a.sentences == [] and a.citations == []
+
+
+@pytest.mark.slow
+def test_followup_stays_on_topic(real_coach):
+    first = real_coach.ask("what's the workplace culture like?")
+    second = real_coach.ask("is it fast paced?", [history_turn(first)])
+    assert "The pace can be fast" in second.text
+    assert "workplace culture" in second.query
+
+
+@pytest.mark.slow
+def test_integrity_over_every_dev_question(real_coach, real_settings):
+    if not DEV.exists():
+        pytest.skip("../shared/eval/dev.jsonl is not present")
+    sources = {SEED.name: SEED.read_text(encoding="utf-8")}
+    for _, conv in read_conversations(DEV):
+        for a in run_conversation(real_coach, conv).answers:
+            if not a.abstained:
+                assert integrity_ok(a, sources), a.question
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "q",
+    ["", "   \n\t ", "\x00\x07\x1b[31m", "🙂🙂🙂", "¿Cuánto gana un técnico?", "<script>alert(1)</script> salary?",
+     "[click](javascript:alert(1)) what is RHIT?", "<b>bold</b>" * 10],
+)  # fmt: skip
+def test_bad_input_never_crashes(real_coach, q):
+    a = real_coach.ask(q)
+    if not q.strip() or not any(ch.isalnum() for ch in q):
+        assert a.abstained and a.text == EMPTY_PROMPT and a.query == ""
+    assert isinstance(a.text, str)
+
+
+@pytest.mark.slow
+def test_very_long_question_is_cut_and_answered(real_coach):
+    a = real_coach.ask("Which databases should I learn? " + "x" * 20_000)
+    assert len(a.query) <= 1000
+    assert a.latency_ms < 10_000
+
+
+def run_cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "coach", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+
+
+def test_help_is_instant_and_lists_commands():
+    r = run_cli("--help")
+    assert r.returncode == 0
+    for cmd in ["build-index", "search", "ask", "chat", "batch", "eval", "bench"]:
+        assert cmd in r.stdout
+
+
+def test_cli_errors_are_one_sentence(tmp_path):
+    r = run_cli("build-index", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "i"))
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: The corpus folder") and "Traceback" not in r.stderr
+    r = run_cli("search")
+    assert r.returncode == 2
+
+
+@pytest.mark.slow
+def test_batch_format_and_malformed_lines(real_settings, real_coach, tmp_path):
+    f = tmp_path / "in.jsonl"
+    f.write_text(
+        '{"id": "a", "turns": [{"q": "What does RHIT stand for?"}, {"q": "is it valued by employers?"}]}\n'
+        "not json\n"
+        '{"id": "b", "turns": "oops"}\n'
+        '{"id": 3, "turns": [{"q": "Which databases should I learn?"}], "extra": 1}\n'
+    )
+    r = run_cli("batch", str(f), "--corpus", str(real_settings.corpus_dir), "--index", str(real_settings.index_dir))
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["id"] for x in lines] == ["a", 3]
+    assert len(lines[0]["answers"]) == 2 and "Registered Health Information Technician" in lines[0]["answers"][0]["text"]
+    assert "line 2" in r.stderr and "line 3" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_build_index_cli_with_bad_model(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "g.txt").write_text(Path(SEED).read_text(encoding="utf-8")[:2000])
+    r = run_cli("build-index", "--corpus", str(corpus), "--index", str(tmp_path / "i"), env_extra={"COACH_MODEL": str(tmp_path / "nomodel")})
+    assert r.returncode == 1 and "model" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "i").exists()
