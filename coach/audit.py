@@ -246,7 +246,10 @@ class AuditStore:
                     data = dict(c)
                     data["quoted"] = json.loads(data["quoted"])
                     cites[c["turn_id"]].append(CitationRecord.model_validate(data))
-        return [TurnRecord.model_validate({**dict(r), "abstained": bool(r["abstained"]), "citations": cites[r["id"]]}) for r in rows]
+        return [
+            TurnRecord.model_validate({**dict(r), "abstained": bool(r["abstained"]), "citations": cites[r["id"]]})
+            for r in rows
+        ]
 
     def citation_counts(self) -> dict[str, int]:
         """``{passage_id: times cited}``."""

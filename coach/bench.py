@@ -145,7 +145,9 @@ def _synthetic_index(coach, size: int, seed: int = 7):  # noqa: ANN001, ANN202
             tok_cache[key] = lexical.tokens(key) or ["_"]
         corpus_tokens.append(tok_cache[key])
     bm.index(corpus_tokens, show_progress=False)
-    manifest = coach.index.manifest.model_copy(update={"passage_count": size, "unit_count": n_units, "index_type": kind})
+    manifest = coach.index.manifest.model_copy(
+        update={"passage_count": size, "unit_count": n_units, "index_type": kind}
+    )
     return Index(manifest, passages, dense, uv, bm), pv
 
 

@@ -50,7 +50,9 @@ def _progress_bar():  # noqa: ANN202
             return
         bar = bars.get(phase)
         if bar is None:
-            bar = bars[phase] = tqdm(total=total, desc=phase, unit="text" if phase == "embed" else "guide", file=sys.stderr)
+            bar = bars[phase] = tqdm(
+                total=total, desc=phase, unit="text" if phase == "embed" else "guide", file=sys.stderr
+            )
         bar.n = done
         bar.refresh()
 
@@ -85,9 +87,9 @@ def cmd_build_index(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     _quiet_libraries()
     from coach import lexical
+    from coach.embed import SentenceTransformerEmbedder
     from coach.retrieve import retrieve
     from coach.service import ensure_index
-    from coach.embed import SentenceTransformerEmbedder
 
     settings = _settings(args)
     embedder = SentenceTransformerEmbedder(settings.model_path)
@@ -112,7 +114,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     for n, r in enumerate(rows, 1):
-        print(f"{n}. [{r['score']:.4f}] {r['source']} :: {' > '.join(r['section'])} [{r['char_start']}:{r['char_end']}]")
+        print(
+            f"{n}. [{r['score']:.4f}] {r['source']} :: {' > '.join(r['section'])} [{r['char_start']}:{r['char_end']}]"
+        )
         print("   " + " ".join(r["text"].split())[:300])
     return 0
 
@@ -188,7 +192,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     if not path.is_file():
-        raise CoachError(f"The eval file {path} does not exist.", "Pass a JSON Lines file like ../shared/eval/dev.jsonl.")
+        raise CoachError(
+            f"The eval file {path} does not exist.", "Pass a JSON Lines file like ../shared/eval/dev.jsonl."
+        )
     settings = _settings(args)
     coach = open_coach(settings, _progress_bar())
     convs = []
@@ -217,7 +223,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m coach", description=DESCRIPTION)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--corpus", type=Path, default=None, help="folder of guides (default: corpus/, or $COACH_CORPUS)")
+    common.add_argument(
+        "--corpus", type=Path, default=None, help="folder of guides (default: corpus/, or $COACH_CORPUS)"
+    )
     common.add_argument("--index", type=Path, default=None, help="index folder (default: index/, or $COACH_INDEX)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -277,4 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except OSError as exc:
         print(f"error: {exc.strerror or exc} ({exc.filename or ''}). Check the path and permissions.", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: still one sentence on stderr, never a traceback
+        print(
+            f"error: Career Coach hit an unexpected problem ({type(exc).__name__}). Please report it.", file=sys.stderr
+        )
         return 1

@@ -29,9 +29,7 @@ class Embedder(Protocol):
     @property
     def dimension(self) -> int: ...
 
-    def encode(
-        self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None
-    ) -> np.ndarray: ...
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None) -> np.ndarray: ...
 
 
 def model_fingerprint(path: str) -> str:
@@ -93,9 +91,7 @@ class SentenceTransformerEmbedder:
     def dimension(self) -> int:
         return int(self._load().get_embedding_dimension())
 
-    def encode(
-        self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None
-    ) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None) -> np.ndarray:
         model = self._load()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)

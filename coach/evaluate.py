@@ -185,5 +185,11 @@ def format_report(report: EvalReport, failures: bool = False) -> str:
     if failures:
         for f in report.failures:
             want = "abstain" if f.expected_abstain else " | ".join(f.expect_any)
-            lines += ["", f"[{f.id} turn {f.turn}] {f.question}", f"  query:  {f.query}", f"  want:   {want}", f"  got:    {f.answer}"]
+            lines += [
+                "",
+                f"[{f.id} turn {f.turn}] {f.question}",
+                f"  query:  {f.query}",
+                f"  want:   {want}",
+                f"  got:    {f.answer}",
+            ]
     return "\n".join(lines)

@@ -285,9 +285,7 @@ def _is_fact_like(sec: _RawSection, text: str) -> bool:
 
 def parse_guide(text: str, source: str) -> Guide:
     """Parse ``text`` (the whole file) into a :class:`Guide`. ``source`` is its relative path."""
-    markdown = source.lower().endswith((".md", ".markdown")) or bool(
-        len(re.findall(r"(?m)^#{1,3} \S", text)) >= 2
-    )
+    markdown = source.lower().endswith((".md", ".markdown")) or bool(len(re.findall(r"(?m)^#{1,3} \S", text)) >= 2)
     tokens = _tokenize(text, markdown)
     title, tokens = _title(tokens, text, source, markdown)
 
@@ -319,7 +317,9 @@ def parse_guide(text: str, source: str) -> Guide:
         else:
             if sec.heading is not None and sec.heading.kind == "item" and sec.heading.years:
                 h = sec.heading
-                units.append(Unit(kind="fact", text=text[h.start : h.end], char_start=h.start, char_end=h.end, block=block))
+                units.append(
+                    Unit(kind="fact", text=text[h.start : h.end], char_start=h.start, char_end=h.end, block=block)
+                )
                 block += 1
             for tok in sec.contents:
                 units.extend(_units(tok, text, block))
@@ -330,7 +330,9 @@ def parse_guide(text: str, source: str) -> Guide:
             m = HEADING_YEARS_RE.match(sec.heading.text)
             if m:
                 body = " ".join(_plain(t, text) for t in sec.contents)
-                guide.levels.append(ListItem(number=len(guide.levels) + 1, title=m.group(1), years=m.group(2), text=body))
+                guide.levels.append(
+                    ListItem(number=len(guide.levels) + 1, title=m.group(1), years=m.group(2), text=body)
+                )
         for tok in sec.contents:
             if tok.kind == "bullets":
                 guide.facts.extend(_bullet_facts(tok, text))
@@ -347,7 +349,12 @@ def parse_guide(text: str, source: str) -> Guide:
             continue
         start = sec.heading.start if sec.heading is not None else units[0].char_start
         guide.sections.append(
-            Section(heading_path=sec.path, char_start=min(start, units[0].char_start), char_end=units[-1].char_end, units=units)
+            Section(
+                heading_path=sec.path,
+                char_start=min(start, units[0].char_start),
+                char_end=units[-1].char_end,
+                units=units,
+            )
         )
     if not guide.sections and text.strip():
         s = len(text) - len(text.lstrip())
@@ -454,8 +461,11 @@ def _paths_plain(raw: list[_RawSection], title: str, text: str) -> None:
             fact_run = True
             sec.role = "fact"
             sec.path = [title, parent, h.text] if parent else [title, h.text]
-        elif fact_run and sec.contents and _content_words(sec, text) <= FACT_MAX_WORDS and not any(
-            t.kind in {"bullets", "table"} for t in sec.contents
+        elif (
+            fact_run
+            and sec.contents
+            and _content_words(sec, text) <= FACT_MAX_WORDS
+            and not any(t.kind in {"bullets", "table"} for t in sec.contents)
         ):
             sec.role = "fact"
             sec.path = [title, parent, h.text] if parent else [title, h.text]
@@ -543,7 +553,15 @@ def _units(tok: Token, text: str, block: int) -> list[Unit]:
         units = [Unit(kind="heading", text=text[hs:he], char_start=hs, char_end=he, block=block, columns=tok.columns)]
         for (s, e), cells in zip(rows, tok.cells, strict=True):
             units.append(
-                Unit(kind="table_row", text=text[s:e], char_start=s, char_end=e, block=block, columns=tok.columns, cells=cells)
+                Unit(
+                    kind="table_row",
+                    text=text[s:e],
+                    char_start=s,
+                    char_end=e,
+                    block=block,
+                    columns=tok.columns,
+                    cells=cells,
+                )
             )
         return units
     return []

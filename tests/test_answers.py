@@ -26,7 +26,14 @@ def test_followup_detection():
 
 
 def test_followup_resolution_uses_the_topic_question():
-    history = [Turn(question="what's the workplace culture like?", query="what's the workplace culture like?", standalone=True, passage_ids=["p1"])]
+    history = [
+        Turn(
+            question="what's the workplace culture like?",
+            query="what's the workplace culture like?",
+            standalone=True,
+            passage_ids=["p1"],
+        )
+    ]
     res = resolve("is it fast paced?", history)
     assert res.followup and "workplace culture" in res.query and res.focus_passages == ["p1"]
     new = resolve("How do visas work for technicians moving abroad?", history)
@@ -64,7 +71,14 @@ def test_table_row_is_quoted_with_its_columns(real_coach):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("q", ["what's the weather in Paris tomorrow?", "how much does a pharmacy technician make?", "can you translate 'nice to meet you' into Spanish?"])
+@pytest.mark.parametrize(
+    "q",
+    [
+        "what's the weather in Paris tomorrow?",
+        "how much does a pharmacy technician make?",
+        "can you translate 'nice to meet you' into Spanish?",
+    ],
+)
 def test_abstains_when_the_guide_does_not_say(real_coach, q):
     a = real_coach.ask(q)
     assert a.abstained and "does not cover" in a.text and a.suggestions
@@ -114,7 +128,9 @@ def run_cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedPr
     import os
 
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "coach", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "coach", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600
+    )
 
 
 def test_help_is_instant_and_lists_commands():
@@ -145,7 +161,9 @@ def test_batch_format_and_malformed_lines(real_settings, real_coach, tmp_path):
     assert r.returncode == 0, r.stderr
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert [x["id"] for x in lines] == ["a", 3]
-    assert len(lines[0]["answers"]) == 2 and "Registered Health Information Technician" in lines[0]["answers"][0]["text"]
+    assert (
+        len(lines[0]["answers"]) == 2 and "Registered Health Information Technician" in lines[0]["answers"][0]["text"]
+    )
     assert "line 2" in r.stderr and "line 3" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -153,6 +171,13 @@ def test_build_index_cli_with_bad_model(tmp_path):
     corpus = tmp_path / "c"
     corpus.mkdir()
     (corpus / "g.txt").write_text(Path(SEED).read_text(encoding="utf-8")[:2000])
-    r = run_cli("build-index", "--corpus", str(corpus), "--index", str(tmp_path / "i"), env_extra={"COACH_MODEL": str(tmp_path / "nomodel")})
+    r = run_cli(
+        "build-index",
+        "--corpus",
+        str(corpus),
+        "--index",
+        str(tmp_path / "i"),
+        env_extra={"COACH_MODEL": str(tmp_path / "nomodel")},
+    )
     assert r.returncode == 1 and "model" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "i").exists()

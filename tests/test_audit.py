@@ -11,7 +11,9 @@ from coach.records import Answer, AnswerSentence, Citation
 
 def answer(n: int = 0, abstained: bool = False) -> Answer:
     if abstained:
-        return Answer(question=f"weather {n}?", query=f"weather {n}?", abstained=True, text="The guide does not cover that.")
+        return Answer(
+            question=f"weather {n}?", query=f"weather {n}?", abstained=True, text="The guide does not cover that."
+        )
     return Answer(
         question=f"What does it pay {n}?",
         query=f"What does it pay {n}?",
@@ -19,8 +21,17 @@ def answer(n: int = 0, abstained: bool = False) -> Answer:
         text="It pays $47,190. [1]",
         sentences=[AnswerSentence(text="It pays $47,190.", citation=1, char_start=10, char_end=26)],
         citations=[
-            Citation(marker=1, passage_id=f"p{n % 3}", source="g.txt", title="G", section=["G", "Pay"],
-                     text="Intro. It pays $47,190.", char_start=3, char_end=26, score=1.0),
+            Citation(
+                marker=1,
+                passage_id=f"p{n % 3}",
+                source="g.txt",
+                title="G",
+                section=["G", "Pay"],
+                text="Intro. It pays $47,190.",
+                char_start=3,
+                char_end=26,
+                score=1.0,
+            ),
         ],  # fmt: skip
         confidence=0.9,
         latency_ms=12.5,

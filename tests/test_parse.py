@@ -14,7 +14,14 @@ def test_seed_title_and_sections():
     g = seed()
     assert g.title == "Complete Health Information Systems Technician Career Guide"
     leaves = [s.heading_path[-1] for s in g.sections]
-    for heading in ["Key Responsibilities", "Work Environment", "Technical Skills", "Soft Skills", "Market Commentary", "Remote Work"]:
+    for heading in [
+        "Key Responsibilities",
+        "Work Environment",
+        "Technical Skills",
+        "Soft Skills",
+        "Market Commentary",
+        "Remote Work",
+    ]:
         assert heading in leaves
 
 
@@ -52,7 +59,10 @@ def test_seed_key_facts_are_label_value_pairs():
 
 def test_career_level_sections_carry_their_years():
     paths = [" > ".join(s.heading_path) for s in seed().sections]
-    assert any(p.endswith("Career Path > Senior Health Information Systems Technician (4-7 years) > Key Focus Areas") for p in paths)
+    assert any(
+        p.endswith("Career Path > Senior Health Information Systems Technician (4-7 years) > Key Focus Areas")
+        for p in paths
+    )
 
 
 def test_units_are_exact_slices_of_the_source():

@@ -48,7 +48,9 @@ def coach():  # noqa: ANN201
     if status != "ok":
         _coach.clear()
         with st.status("Preparing the career guide for questions…", expanded=True) as box:
-            st.write("The search index is " + ("not built yet." if status == "missing" else "out of date; rebuilding it."))
+            st.write(
+                "The search index is " + ("not built yet." if status == "missing" else "out of date; rebuilding it.")
+            )
             bar = st.progress(0.0, text="Reading guides")
 
             def progress(phase: str, done: int, total: int) -> None:
@@ -64,7 +66,9 @@ def coach():  # noqa: ANN201
 def citation_view(answer: Answer, marker: int) -> None:
     """The cited passage with the quoted sentences highlighted; table rows as a table."""
     c = next(c for c in answer.citations if c.marker == marker)
-    st.caption(f"{safe(c.title)} › {safe(' › '.join(c.section[1:]) or c.title)}  ·  {safe(c.source)} [{c.char_start}–{c.char_end}]")
+    st.caption(
+        f"{safe(c.title)} › {safe(' › '.join(c.section[1:]) or c.title)}  ·  {safe(c.source)} [{c.char_start}–{c.char_end}]"
+    )
     quoted = sorted((s for s in answer.sentences if s.citation == marker), key=lambda s: s.char_start)
     parts, pos = [], c.char_start
     for s in quoted:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from coach.audit import TurnFilter, to_csv, to_jsonl
 from coach.errors import CoachError
-from views.shared import audit_store, citation_view, coach, safe, settings
+from views.shared import audit_store, coach, safe, settings
 
 
 def configured_password() -> str | None:
@@ -112,7 +112,9 @@ by_id = {p.id: p for p in engine.index.passages}
 top = sorted(counts.items(), key=lambda kv: -kv[1])[:10]
 if top:
     st.caption("Most-cited passages")
-    st.bar_chart({" › ".join(by_id[pid].section[1:])[:60] if pid in by_id else pid: n for pid, n in top}, horizontal=True)
+    st.bar_chart(
+        {" › ".join(by_id[pid].section[1:])[:60] if pid in by_id else pid: n for pid, n in top}, horizontal=True
+    )
 cited_sections = {" › ".join(by_id[pid].section[1:]) for pid in counts if pid in by_id}
 never = sorted({" › ".join(p.section[1:]) for p in engine.index.passages if p.section[1:]} - cited_sections)
 with st.expander(f"Sections never cited ({len(never)})"):
