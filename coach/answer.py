@@ -46,9 +46,6 @@ class Thresholds:
     rerank_margin = 2.0
     rerank_extra_min = 2.0
     dense_margin = 0.03
-    focus_bonus = 1.5
-    followup_alone = False
-    rerank_followups = False
     # Extra sentences stop at this many words in total.
     max_words = 60
     rerank_pool = 24
@@ -112,17 +109,11 @@ class Coach:
         # Follow-ups are ranked by the dense score and the conversation's focus:
         # measured on the dev set, the cross-encoder reading the topic and the
         # follow-up glued together ranked worse (0.55 vs 0.82 follow-up hits).
-        reranked = self.reranker is not None and bool(cands) and (self.t.rerank_followups or not res.followup)
+        reranked = self.reranker is not None and bool(cands) and not res.followup
         if reranked:
-            family = [c for c in cands[self.t.rerank_pool :] if self._focus(c, focus, focus_paths)]
-            pool = cands[: self.t.rerank_pool] + family[: self.t.rerank_pool // 2]
-            logits = self.reranker.score(res.query, [c.context for c in pool])
-            if res.followup and self.t.followup_alone:
-                # A follow-up may be clear on its own ("what people skills do
-                # they need?"); keep whichever reading matches better.
-                logits = np.maximum(logits, self.reranker.score(q, [c.context for c in pool]))
-            for c, s in zip(pool, logits, strict=True):
-                c.score = float(s) + self.t.focus_bonus * self._focus(c, focus, focus_paths)
+            pool = cands[: self.t.rerank_pool]
+            for c, s in zip(pool, self.reranker.score(res.query, [c.context for c in pool]), strict=True):
+                c.score = float(s)
             cands = sorted(pool, key=lambda c: -c.score)
         timings["rerank"] = (time.perf_counter() - t0) * 1000
 
@@ -161,7 +152,7 @@ class Coach:
         """Subject words of the question that occur nowhere in the guides."""
         return [w for w in subject_words(question) if not self.index.knows(lexical.stem(w))]
 
-    def _ablation_gain(self, question: str, query: str, cands: list[Candidate]) -> float:
+    def _ablation_gain(self, question: str, query: str, cands: list[Candidate], reranked: bool) -> float:
         """How much better the guide matches once the words it never uses are removed.
 
         A large gain means the question hinges on something the guide does not
@@ -177,9 +168,10 @@ class Coach:
         top = cands[: self.t.ablation_pool]
         if self.reranker is not None:
             texts = [c.context for c in top]
-            scores = self.reranker.score(query, texts)  # the probe, without focus bonuses
-            without = self.reranker.score(reduced, texts)
-            return float(without.max() - scores.max())
+            # Reranked candidates already carry the probe's logits; follow-ups
+            # were ranked densely, so score the probe here.
+            with_words = max(c.score for c in top) if reranked else float(self.reranker.score(query, texts).max())
+            return float(self.reranker.score(reduced, texts).max() - with_words)
         vec = self.embedder.encode([reduced])[0]
         gain = max(
             float(self.index.unit_vectors[self.index.unit_start[c.passage] + c.unit].astype(np.float32) @ vec)
@@ -193,7 +185,7 @@ class Coach:
         suggestions = list(dict.fromkeys(" > ".join(h.passage.section[1:]) or h.passage.title for h in hits))[:3]
         if not cands or best_dense < self.t.dense_floor:
             return self._abstain(question, query, suggestions, 0.05)
-        gain = self._ablation_gain(question, probe, cands)
+        gain = self._ablation_gain(question, probe, cands, reranked)
         if gain > self.t.ablation_gain:
             return self._abstain(question, query, suggestions, 0.2)
         best = cands[0]

@@ -192,17 +192,15 @@ def bench_growth(coach, sizes: list[int], questions: list[str]) -> list[dict]:  
     return rows
 
 
-def bench_baseline(coach, eval_file: Path) -> dict:  # noqa: ANN001
+def bench_baseline(coach, eval_file: Path, corpus: Path) -> dict:  # noqa: ANN001
     """Tutorial pipeline: 1000-character chunks, dense top-1 chunk returned as the answer."""
-    from coach.evaluate import read_conversations
-
-    texts = {g.source: (coach.index.manifest, g) for g in coach.index.manifest.guides}
     from coach.corpus import read_source
+    from coach.evaluate import read_conversations
     from coach.settings import Settings
 
     corpus = Settings.from_env().corpus_dir
     chunks = []
-    for src in texts:
+    for src in (g.source for g in coach.index.manifest.guides):
         t = read_source(corpus, src)
         chunks += [t[i : i + 1000] for i in range(0, len(t), 1000)]
     vecs = coach.embedder.encode(chunks)
@@ -254,7 +252,7 @@ def run_bench(args) -> int:  # noqa: ANN001
     out["cold"] = bench_cold(settings, env)
     out["embed_throughput"] = bench_embed_throughput(coach)
     out["warm"] = bench_warm(coach, eval_file)
-    out["baseline"] = bench_baseline(coach, eval_file)
+    out["baseline"] = bench_baseline(coach, eval_file, settings.corpus_dir)
     questions = ["What does this job pay?", "which certification should I get?", "is it fast paced?", "can I work remotely?",
                  "what does a senior tech do?", "how do I get started?", "what are the cons?", "which databases should I learn?"]  # fmt: skip
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]

@@ -174,11 +174,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise CoachError(f"The batch file {path} does not exist.", "Pass a JSON Lines file of conversations.")
     coach = open_coach(_settings(args), _progress_bar())
-    bad = 0
     for _, conv in read_conversations(path):
         if isinstance(conv, str):
             print(f"error: {conv}", file=sys.stderr)
-            bad += 1
             continue
         print(run_conversation(coach, conv).model_dump_json(), flush=True)
     return 0
@@ -227,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--corpus", type=Path, default=None, help="folder of guides (default: corpus/, or $COACH_CORPUS)"
     )
     common.add_argument("--index", type=Path, default=None, help="index folder (default: index/, or $COACH_INDEX)")
+    rerank = argparse.ArgumentParser(add_help=False)
+    rerank.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("build-index", parents=[common], help="parse, chunk and embed the guides into the index")
@@ -239,26 +239,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("ask", parents=[common], help="answer one question with quoted, cited sentences")
+    p = sub.add_parser("ask", parents=[common, rerank], help="answer one question with quoted, cited sentences")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
-    p.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("chat", parents=[common], help="a conversation in the terminal (follow-ups understood)")
-    p.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder")
+    p = sub.add_parser("chat", parents=[common, rerank], help="a conversation in the terminal (follow-ups understood)")
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("batch", parents=[common], help="answer conversations from a JSONL file, one JSON line each")
+    p = sub.add_parser(
+        "batch", parents=[common, rerank], help="answer conversations from a JSONL file, one JSON line each"
+    )
     p.add_argument("file")
-    p.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder")
     p.set_defaults(func=cmd_batch)
 
-    p = sub.add_parser("eval", parents=[common], help="score answers against expected strings in a JSONL file")
+    p = sub.add_parser("eval", parents=[common, rerank], help="score answers against expected strings in a JSONL file")
     p.add_argument("file")
     p.add_argument("--failures", action="store_true", help="list every wrong turn")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", parents=[common], help="measure latency, build time, memory and growth")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -32,6 +33,7 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None) -> np.ndarray: ...
 
 
+@lru_cache(maxsize=8)
 def model_fingerprint(path: str) -> str:
     """A stable id for the model at ``path`` without loading it.
 
