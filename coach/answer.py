@@ -46,6 +46,8 @@ class Thresholds:
     rerank_margin = 2.0
     rerank_extra_min = 2.0
     dense_margin = 0.03
+    # A follow-up asks for something new: the sentences just quoted rank lower.
+    repeat_penalty = 0.1
     # Extra sentences stop at this many words in total.
     max_words = 60
     rerank_pool = 24
@@ -102,8 +104,11 @@ class Coach:
 
         t0 = time.perf_counter()
         focus_paths = [self.index.passages[p].section for p in focus]
+        repeated = set(res.already_quoted)
         for c in cands:
             c.score = c.dense + 0.05 * self._focus(c, focus, focus_paths)
+            if (self.index.passages[c.passage].source, c.get(self.index).char_start) in repeated:
+                c.score -= self.t.repeat_penalty
         cands.sort(key=lambda c: -c.score)
         best_dense = cands[0].dense if cands else 0.0
         # Follow-ups are ranked by the dense score and the conversation's focus:
@@ -303,5 +308,6 @@ def history_turn(answer: Answer) -> Turn:
         query=answer.query,
         standalone=answer.query == clean_question(answer.question),
         passage_ids=[c.passage_id for c in answer.citations],
+        quoted=[(c.source, s.char_start) for s in answer.sentences for c in answer.citations if c.marker == s.citation],
         abstained=answer.abstained,
     )

@@ -40,6 +40,8 @@ class Turn(BaseModel):
     query: str
     standalone: bool
     passage_ids: list[str] = []
+    quoted: list[tuple[str, int]] = []
+    """(source, char_start) of each sentence the answer quoted."""
     abstained: bool = False
 
 
@@ -49,6 +51,8 @@ class Resolution(BaseModel):
     followup: bool
     focus_passages: list[str] = []
     """Passages the previous answer quoted (kept in view for a follow-up)."""
+    already_quoted: list[tuple[str, int]] = []
+    """Sentences the previous answer quoted: a follow-up asks for something new."""
 
 
 def _has_anaphora(question: str) -> bool:
@@ -79,4 +83,4 @@ def resolve(question: str, history: list[Turn]) -> Resolution:
     previous = history[-1]
     query = f"{topic.question} {question}"
     focus = [] if previous.abstained else previous.passage_ids
-    return Resolution(query=query, followup=True, focus_passages=focus)
+    return Resolution(query=query, followup=True, focus_passages=focus, already_quoted=previous.quoted)
