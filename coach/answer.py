@@ -15,8 +15,10 @@ import math
 import re
 import time
 import unicodedata
+from functools import cached_property
 
 import numpy as np
+from pydantic import BaseModel
 
 from coach import lexical
 from coach.conversation import Turn, resolve, subject_words
@@ -28,29 +30,67 @@ from coach.retrieve import Candidate, candidate_units, retrieve
 from coach.settings import MAX_QUESTION_CHARS
 
 EMPTY_PROMPT = "Please type a question about the career guide, for example: What does this job pay?"
+# What a question asks for, and what a sentence must contain to answer it:
+# "how much does it cost" wants an amount of money, "how many" a number.
+ANSWER_TYPES: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
+    (
+        "amount",
+        re.compile(
+            r"\bhow much\b.*\b(?:cost|costs|charge|charges|pay|paid|pays|earn|earns|make|makes|salary|salaries|fee|fees|"
+            r"price|spend|worth)\b|\bwhat(?:'s| is| are| does| do)\b.*\b(?:cost|costs|fee|fees|price|tuition)\b",
+            re.I,
+        ),
+        re.compile(r"[$€£¥]|\b(?:USD|EUR|GBP|CAD|AUD|SGD)\b|\bdollars?\b|\bfree\b", re.I),
+    ),
+    (
+        "number",
+        re.compile(r"\bhow many\b", re.I),
+        re.compile(
+            r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozens?|hundreds?|thousands?|several|few)\b",
+            re.I,
+        ),
+    ),
+    (
+        "duration",
+        re.compile(r"\bhow long\b", re.I),
+        re.compile(r"\d|\b(?:years?|months?|weeks?|days?|hours?|one|two|three|four|five|six|several|few)\b", re.I),
+    ),
+]
+# Names in a question: acronyms and capitalised words after the first word.
+ANCHOR_RE = re.compile(r"\b(?:[A-Z]{2,}[A-Za-z0-9-]*|[A-Z][a-z]+[A-Za-z0-9-]*)\b")
 CONTINUATION_RE = re.compile(r"^(This|These|That|Those|They|It|Such|However|But|Also|In addition|As a result)\b")
 
 
-class Thresholds:
+class Thresholds(BaseModel):
     """Decision thresholds, calibrated on labelled questions (see ``coach eval --sweep``)."""
 
     # Below this cosine between the question and the closest unit, nothing in
     # the guide is about the question.
-    dense_floor = 0.30
+    dense_floor: float = 0.30
     # Unknown-term check: how much the match must improve once the words the
     # guide never uses are removed before the question counts as being about
     # something else (cross-encoder logits; dense cosine x 40 without it).
-    ablation_gain = 2.5
-    ablation_pool = 8
+    ablation_gain: float = 2.5
+    ablation_pool: int = 8
     # Extra sentences: within this margin of the best, and above a floor.
-    rerank_margin = 2.0
-    rerank_extra_min = 2.0
-    dense_margin = 0.03
+    rerank_margin: float = 4.0
+    rerank_extra_min: float = -1.0
+    dense_margin: float = 0.03
     # A follow-up asks for something new: the sentences just quoted rank lower.
-    repeat_penalty = 0.1
+    repeat_penalty: float = 0.1
+    # A question that asks for an amount, number or duration is answered by
+    # one of the best few sentences that contains one, or not at all.
+    answer_type_pool: int = 5
+    # Follow-ups: weight of the share of the follow-up's own words a sentence uses.
+    followup_overlap: float = 0.1
+    # Bonus for a sentence that names everything the question names
+    # ("Australia", "RHIT"), and for one under a heading the question names
+    # ("what are the pros?" -> "Pros"). Cross-encoder logits; dense x 1/40.
+    anchor_bonus: float = 3.0
+    heading_bonus: float = 2.0
     # Extra sentences stop at this many words in total.
-    max_words = 60
-    rerank_pool = 24
+    max_words: int = 80
+    rerank_pool: int = 24
 
 
 def clean_question(text: str) -> str:
@@ -105,10 +145,17 @@ class Coach:
         t0 = time.perf_counter()
         focus_paths = [self.index.passages[p].section for p in focus]
         repeated = set(res.already_quoted)
+        own = self._own_words(q, res.query) if res.followup else set()
         for c in cands:
             c.score = c.dense + 0.05 * self._focus(c, focus, focus_paths)
+            if own:
+                c.score += self.t.followup_overlap * len(own & set(lexical.tokens(c.context))) / len(own)
             if (self.index.passages[c.passage].source, c.get(self.index).char_start) in repeated:
                 c.score -= self.t.repeat_penalty
+        anchors = self._anchors(q)
+        qstems = set(lexical.tokens(q))
+        for c in cands:
+            c.score += self._bonus(c, anchors, qstems) / 40
         cands.sort(key=lambda c: -c.score)
         best_dense = cands[0].dense if cands else 0.0
         # Follow-ups are ranked by the dense score and the conversation's focus:
@@ -118,16 +165,65 @@ class Coach:
         if reranked:
             pool = cands[: self.t.rerank_pool]
             for c, s in zip(pool, self.reranker.score(res.query, [c.context for c in pool]), strict=True):
-                c.score = float(s)
+                c.logit = float(s)
+                c.score = c.logit + self._bonus(c, anchors, qstems)
             cands = sorted(pool, key=lambda c: -c.score)
         timings["rerank"] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
-        answer = self._compose(q, res.query if not res.followup else q, res.query, cands, hits, best_dense, reranked)
+        answer = self._compose(
+            q, res.query if not res.followup else q, res.query, cands, hits, best_dense, reranked, anchors
+        )
         timings["extract"] = (time.perf_counter() - t0) * 1000
         answer.timings_ms = {k: round(v, 2) for k, v in timings.items()}
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer
+
+    def _anchors(self, question: str) -> list[str]:
+        """Names the question uses that the guides also use, other than the guide's own title.
+
+        "what do technicians earn in Australia?" -> ["Australia"]; "HIS techs"
+        -> [] (the initials of the title "Health Information Systems ...").
+        """
+        out = []
+        for m in ANCHOR_RE.finditer(question):
+            w = m.group(0)
+            if (m.start() == 0 and not w.isupper()) or w.lower() in lexical.STOPWORDS:
+                continue
+            if w.lower() in self._title_words or w.rstrip("s").upper() in self._title_words:
+                continue
+            if self.index.knows(w):
+                out.append(w)
+        return out
+
+    @cached_property
+    def _title_words(self) -> set[str]:
+        """Words of the guide titles, and acronyms of their capitalised words (HIS, HIST)."""
+        out: set[str] = set()
+        for g in self.index.manifest.guides:
+            words = re.findall(r"[A-Za-z]+", g.title)
+            out |= {w.lower() for w in words}
+            initials = "".join(w[0] for w in words if w[0].isupper())
+            out |= {initials[i:j] for i in range(len(initials)) for j in range(i + 2, len(initials) + 1)}
+        return out
+
+    def _names_all(self, c: Candidate, anchors: list[str]) -> bool:
+        context = c.context.lower()
+        return all(re.search(r"\b" + re.escape(a.lower()), context) for a in anchors)
+
+    def _bonus(self, c: Candidate, anchors: list[str], qstems: set[str]) -> float:
+        """Cross-encoder-scale bonus for naming the question's names or sitting under its heading."""
+        bonus = self.t.anchor_bonus if anchors and self._names_all(c, anchors) else 0.0
+        leaf = set(lexical.tokens(self.index.passages[c.passage].section[-1]))
+        if leaf and len(leaf) <= 4 and leaf <= qstems:
+            bonus += self.t.heading_bonus
+        return bonus
+
+    @staticmethod
+    def _own_words(question: str, query: str) -> set[str]:
+        """Stems a follow-up adds to its topic ("and for a specialist?" -> {"specialist"})."""
+        topic = set(lexical.tokens(query[: len(query) - len(question)]))
+        return {lexical.stem(w) for w in subject_words(question)} - topic
 
     def _family(self, focus: set[int]) -> set[int]:
         """The focus passages and their neighbours in the same subsection."""
@@ -155,7 +251,7 @@ class Coach:
 
     def _unknown_words(self, question: str) -> list[str]:
         """Subject words of the question that occur nowhere in the guides."""
-        return [w for w in subject_words(question) if not self.index.knows(lexical.stem(w))]
+        return [w for w in subject_words(question) if not self.index.knows(w)]
 
     def _ablation_gain(self, question: str, query: str, cands: list[Candidate], reranked: bool) -> float:
         """How much better the guide matches once the words it never uses are removed.
@@ -175,7 +271,7 @@ class Coach:
             texts = [c.context for c in top]
             # Reranked candidates already carry the probe's logits; follow-ups
             # were ranked densely, so score the probe here.
-            with_words = max(c.score for c in top) if reranked else float(self.reranker.score(query, texts).max())
+            with_words = max(c.logit for c in top) if reranked else float(self.reranker.score(query, texts).max())
             return float(self.reranker.score(reduced, texts).max() - with_words)
         vec = self.embedder.encode([reduced])[0]
         gain = max(
@@ -185,14 +281,35 @@ class Coach:
         return (gain - max(c.dense for c in top)) * 40.0
 
     def _compose(
-        self, question: str, probe: str, query: str, cands: list[Candidate], hits, best_dense: float, reranked: bool
+        self,
+        question: str,
+        probe: str,
+        query: str,
+        cands: list[Candidate],
+        hits,
+        best_dense: float,
+        reranked: bool,
+        anchors: list[str],
     ) -> Answer:  # noqa: ANN001
         suggestions = list(dict.fromkeys(" > ".join(h.passage.section[1:]) or h.passage.title for h in hits))[:3]
+        signals = {"best_dense": round(best_dense, 4)}
         if not cands or best_dense < self.t.dense_floor:
-            return self._abstain(question, query, suggestions, 0.05)
+            return self._abstain(question, query, suggestions, 0.05, signals)
         gain = self._ablation_gain(question, probe, cands, reranked)
+        signals["unknown_gain"] = round(min(gain, 99.0), 3)
         if gain > self.t.ablation_gain:
-            return self._abstain(question, query, suggestions, 0.2)
+            return self._abstain(question, query, suggestions, 0.2, signals)
+        wanted = next((need for _, asks, need in ANSWER_TYPES if asks.search(question)), None)
+        if wanted is not None:
+            typed = [
+                c
+                for c in cands[: self.t.answer_type_pool]
+                if wanted.search(c.get(self.index).text) and self._names_all(c, anchors)
+            ]
+            if not typed:
+                signals["answer_type_missing"] = 1.0
+                return self._abstain(question, query, suggestions, 0.2, signals)
+            cands = typed + [c for c in cands[self.t.answer_type_pool :] if wanted.search(c.get(self.index).text)]
         best = cands[0]
         if reranked:
             margin, floor = self.t.rerank_margin, best.score - self.t.rerank_margin
@@ -217,7 +334,9 @@ class Coach:
         conf = 0.5 + 0.5 * min(1.0, (best_dense - self.t.dense_floor) / 0.3)
         if reranked:
             conf = 0.5 * conf + 0.5 * _sigmoid(best.score / 2)
-        return self._build(question, query, chosen, conf, suggestions)
+        answer = self._build(question, query, chosen, conf, suggestions)
+        answer.signals = signals
+        return answer
 
     def _continuation(self, chosen: list[Candidate], words: int) -> list[Candidate]:
         """Add the next sentence of the best one's paragraph when it visibly continues it."""
@@ -241,7 +360,9 @@ class Coach:
 
     # -- building ---------------------------------------------------------------
 
-    def _abstain(self, question: str, query: str, suggestions: list[str], conf: float) -> Answer:
+    def _abstain(
+        self, question: str, query: str, suggestions: list[str], conf: float, signals: dict[str, float]
+    ) -> Answer:
         where = "; ".join(suggestions)
         text = "The guide does not cover that."
         if where:
@@ -253,6 +374,7 @@ class Coach:
             text=text,
             confidence=round(conf, 3),
             suggestions=suggestions,
+            signals=signals,
         )
 
     def _build(self, question: str, query: str, chosen: list[Candidate], conf: float, suggestions: list[str]) -> Answer:

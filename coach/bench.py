@@ -148,7 +148,7 @@ def _synthetic_index(coach, size: int, seed: int = 7):  # noqa: ANN001, ANN202
     manifest = coach.index.manifest.model_copy(
         update={"passage_count": size, "unit_count": n_units, "index_type": kind}
     )
-    return Index(manifest, passages, dense, uv, bm), pv
+    return Index(manifest, passages, dense, uv, bm, coach.index.words), pv
 
 
 def _recall_at_10(pv: np.ndarray, dense, queries: np.ndarray) -> float:  # noqa: ANN001

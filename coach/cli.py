@@ -195,6 +195,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
     settings = _settings(args)
     coach = open_coach(settings, _progress_bar())
+    if args.sweep:
+        from coach.answer import Thresholds
+
+        coach.t = Thresholds(dense_floor=-1.0, ablation_gain=float("inf"))
     convs = []
     for _, conv in read_conversations(path):
         if isinstance(conv, str):
@@ -203,6 +207,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
             convs.append(conv)
     results = [run_conversation(coach, c) for c in convs]
     sources = {g.source: read_source(settings.corpus_dir, g.source) for g in coach.index.manifest.guides}
+    if args.sweep:
+        from coach.evaluate import format_sweep, sweep
+
+        floors = [0.0, 0.2, 0.25, 0.28, 0.3, 0.32, 0.35, 0.4]
+        gains = [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 99.0] if coach.reranker else [1.0, 2.0, 3.0, 4.0, 99.0]
+        rows = sweep(convs, results, floors, gains)
+        print(json.dumps([r.model_dump() for r in rows], indent=2) if args.json else format_sweep(rows))
+        return 0
     report = score(convs, results, sources)
     if args.json:
         print(report.model_dump_json(indent=2))
@@ -256,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", parents=[common, rerank], help="score answers against expected strings in a JSONL file")
     p.add_argument("file")
     p.add_argument("--failures", action="store_true", help="list every wrong turn")
+    p.add_argument("--sweep", action="store_true", help="print the abstention trade-off over threshold pairs")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_eval)
 

@@ -193,3 +193,61 @@ def format_report(report: EvalReport, failures: bool = False) -> str:
                 f"  got:    {f.answer}",
             ]
     return "\n".join(lines)
+
+
+class SweepRow(BaseModel):
+    dense_floor: float
+    unknown_gain: float
+    inscope_hit: float
+    false_abstention: float
+    oos_abstention: float
+    abstain_precision: float
+    """Of the questions abstained on, the share that should have been."""
+
+
+def sweep(
+    convs: list[Conversation], results: list[BatchResult], floors: list[float], gains: list[float]
+) -> list[SweepRow]:
+    """Abstention trade-off from one run made with abstention switched off.
+
+    Each answer carries its ``signals``; for every threshold pair the decision
+    is replayed, and an answered turn is scored with the answer it would give.
+    """
+    turns = [(t, a) for c, r in zip(convs, results, strict=True) for t, a in zip(c.turns, r.answers, strict=True)]
+    rows = []
+    for floor in floors:
+        for gain in gains:
+            inscope = hits = false_abst = oos = oos_abst = abst = abst_right = 0
+            for turn, ans in turns:
+                s = ans.signals
+                abstain = ans.abstained or s.get("best_dense", 0.0) < floor or s.get("unknown_gain", 0.0) > gain
+                abst += abstain
+                if turn.abstain:
+                    oos += 1
+                    oos_abst += abstain
+                    abst_right += abstain
+                else:
+                    inscope += 1
+                    false_abst += abstain
+                    hits += (not abstain) and turn_correct(ans, turn)
+            rows.append(
+                SweepRow(
+                    dense_floor=floor,
+                    unknown_gain=gain,
+                    inscope_hit=round(hits / max(inscope, 1), 3),
+                    false_abstention=round(false_abst / max(inscope, 1), 3),
+                    oos_abstention=round(oos_abst / max(oos, 1), 3),
+                    abstain_precision=round(abst_right / abst, 3) if abst else 1.0,
+                )
+            )
+    return rows
+
+
+def format_sweep(rows: list[SweepRow]) -> str:
+    lines = ["dense_floor  unknown_gain  in-scope hit  false abst.  oos abst.  abst. precision"]
+    for r in rows:
+        lines.append(
+            f"{r.dense_floor:>11.2f}  {r.unknown_gain:>12.1f}  {r.inscope_hit:>12.3f}  {r.false_abstention:>11.3f}"
+            f"  {r.oos_abstention:>9.3f}  {r.abstain_precision:>15.3f}"
+        )
+    return "\n".join(lines)

@@ -7,6 +7,7 @@ An index is a folder with fixed file names::
     dense.faiss      FAISS index of passage vectors (inner product on unit vectors)
     units.npy        float16 vectors of every unit (for sentence ranking)
     bm25/            bm25s lexical index of the passages
+    words.txt        every word form used in the guides (for the unknown-word check)
 
 It is built in a sibling temporary folder and renamed into place, so an
 interrupted build never leaves a folder that loads. Loading checks the
@@ -18,7 +19,6 @@ from __future__ import annotations
 import bisect
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable
@@ -37,7 +37,7 @@ from coach.parse import parse_guide
 from coach.records import GuideRecord, Manifest, Passage
 from coach.settings import Settings
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HNSW_THRESHOLD = 500_000
 """Passage count from which an HNSW graph replaces exact search. Measured (coach bench):
 exact search stays within the latency budget at 100,000 passages, while HNSW (M=32,
@@ -45,6 +45,8 @@ efSearch=128) reached only 0.21 recall@10 against exact search on unstructured v
 REBUILD_HINT = "Run: python -m coach build-index (or make run, which rebuilds it)."
 
 Progress = Callable[[str, int, int], None]
+INFLECTIONS = [("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"),
+               ("er", ""), ("er", "e"), ("est", ""), ("ly", ""), ("'s", "")]  # fmt: skip
 
 
 def _noop(phase: str, done: int, total: int) -> None:
@@ -81,7 +83,9 @@ def _versions() -> dict[str, str]:
 class Index:
     """A loaded index: passages, dense vectors, unit vectors and BM25."""
 
-    def __init__(self, manifest: Manifest, passages: list[Passage], dense, units: np.ndarray, bm25) -> None:  # noqa: ANN001
+    def __init__(
+        self, manifest: Manifest, passages: list[Passage], dense, units: np.ndarray, bm25, words: list[str]
+    ) -> None:  # noqa: ANN001
         self.manifest = manifest
         self.passages = passages
         self.dense = dense
@@ -94,7 +98,8 @@ class Index:
             self.unit_start.append(total)
             total += len(p.units)
         self._vocab = set(bm25.vocab_dict) if bm25 is not None else set()
-        self._sorted_vocab = sorted(self._vocab)
+        self.words = sorted(words)
+        self._word_set = set(self.words)
 
     def dense_search(self, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
         k = min(k, len(self.passages))
@@ -109,20 +114,26 @@ class Index:
             return np.zeros(len(self.passages), dtype=np.float32)
         return np.asarray(self.bm25.get_scores(toks), dtype=np.float32)
 
-    def knows(self, stemmed: str) -> bool:
-        """True if a stemmed word, or a close form of it, occurs in the indexed guides.
+    def knows(self, word: str) -> bool:
+        """True if the guides use ``word`` or an inflection of it.
 
-        Close forms: a guide word that starts with it ("cert" -> "certif"), or it
-        minus a comparative ending ("harder" -> "hard").
+        Surface forms, not stems: a stemmer folds "nurse" into "nursing", and a
+        question about nurses is not a question about nursing homes. Inflections
+        are undone on the question's word ("paced" -> "pace", "harder" ->
+        "hard"), and a guide word may extend it ("nurse" -> "nurses", "cert" ->
+        "certification").
         """
-        if stemmed in self._vocab:
-            return True
-        for form in {stemmed, re.sub(r"(?:er|est)$", "", stemmed), re.sub(r"(?:ier|iest)$", "i", stemmed)}:
-            if form in self._vocab:
+        w = word.lower()
+        forms = {w}
+        for suffix, repl in INFLECTIONS:
+            if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+                forms.add(w[: -len(suffix)] + repl)
+        for form in forms:
+            if form in self._word_set:
                 return True
             if len(form) >= 4:
-                k = bisect.bisect_left(self._sorted_vocab, form)
-                if k < len(self._sorted_vocab) and self._sorted_vocab[k].startswith(form):
+                k = bisect.bisect_left(self.words, form)
+                if k < len(self.words) and self.words[k].startswith(form):
                     return True
         return False
 
@@ -154,6 +165,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _no
         [p.embed_text for p in passages], settings.batch_size, lambda d, t: progress("embed", d, total)
     )
     uvecs = embedder.encode(unit_texts, settings.batch_size, lambda d, t: progress("embed", len(passages) + d, total))
+    words = sorted({w for gf in scan.guides for w in lexical.words(gf.text)})
     dense, index_type = make_faiss_index(pvecs)
     bm25 = bm25s.BM25()
     bm25.index([lexical.tokens(p.lexical_text) or ["_"] for p in passages], show_progress=False)
@@ -173,12 +185,12 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _no
         build_seconds=round(time.perf_counter() - started, 2),
         libraries=_versions(),
     )
-    _save(settings.index_dir, manifest, files, passages, dense, uvecs, bm25)
+    _save(settings.index_dir, manifest, files, passages, dense, uvecs, bm25, words)
     progress("save", 1, 1)
     return manifest, scan.warnings
 
 
-def _save(index_dir: Path, manifest: Manifest, files: dict[str, str], passages, dense, uvecs, bm25) -> None:  # noqa: ANN001
+def _save(index_dir: Path, manifest: Manifest, files: dict[str, str], passages, dense, uvecs, bm25, words) -> None:  # noqa: ANN001
     import faiss
 
     index_dir = index_dir.resolve()
@@ -193,6 +205,7 @@ def _save(index_dir: Path, manifest: Manifest, files: dict[str, str], passages, 
         faiss.write_index(dense, str(tmp / "dense.faiss"))
         np.save(tmp / "units.npy", uvecs.astype(np.float16))
         bm25.save(str(tmp / "bm25"), show_progress=False)
+        (tmp / "words.txt").write_text("\n".join(words), encoding="utf-8")
         data = manifest.model_dump(mode="json")
         data["files"] = files
         # The manifest is written last: a folder without one never loads.
@@ -261,6 +274,7 @@ def load_index(settings: Settings, model_id: str, check: bool = True) -> Index:
         dense = faiss.read_index(str(index_dir / "dense.faiss"))
         units = np.load(index_dir / "units.npy", allow_pickle=False)
         bm25 = bm25s.BM25.load(str(index_dir / "bm25"), show_progress=False)
+        words = (index_dir / "words.txt").read_text(encoding="utf-8").split("\n")
     except Exception as exc:  # any read failure means the files are damaged
         raise CorruptIndexError(f"The index in {index_dir} is damaged ({type(exc).__name__}).", REBUILD_HINT) from exc
     if (
@@ -270,4 +284,4 @@ def load_index(settings: Settings, model_id: str, check: bool = True) -> Index:
         or units.shape != (manifest.unit_count, manifest.dimension)
     ):
         raise CorruptIndexError(f"The index in {index_dir} is inconsistent with its manifest.", REBUILD_HINT)
-    return Index(manifest, passages, dense, units, bm25)
+    return Index(manifest, passages, dense, units, bm25, words)

@@ -189,5 +189,7 @@ class Answer(BaseModel):
     confidence: float = 0.0
     suggestions: list[str] = Field(default_factory=list)
     """Closest sections the guide does cover (offered on abstention)."""
+    signals: dict[str, float] = Field(default_factory=dict)
+    """The evidence behind answering or abstaining (best_dense, unknown_gain)."""
     latency_ms: float = 0.0
     timings_ms: dict[str, float] = Field(default_factory=dict)

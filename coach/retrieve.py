@@ -24,6 +24,8 @@ class Candidate(BaseModel):
     context: str
     dense: float
     passage_score: float
+    logit: float | None = None
+    """Cross-encoder logit, when reranked."""
     score: float = 0.0
 
     def get(self, index: Index) -> Unit:

@@ -181,3 +181,48 @@ def test_build_index_cli_with_bad_model(tmp_path):
     )
     assert r.returncode == 1 and "model" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "i").exists()
+
+
+@pytest.mark.slow
+def test_a_named_place_picks_the_sentence_that_names_it(real_coach):
+    a = real_coach.ask("what do technicians earn in Australia?")
+    assert "AUD 60,000 to AUD 90,000" in a.text
+
+
+@pytest.mark.slow
+def test_how_much_questions_are_answered_with_an_amount(real_coach):
+    a = real_coach.ask("how much do certificate programs cost?")
+    assert "$2,000 to $10,000" in a.text
+
+
+@pytest.mark.slow
+def test_unknown_words_are_surface_forms_not_stems(real_coach):
+    index = real_coach.index
+    assert index.knows("nursing") and not index.knows("nurse")  # "nursing homes" is not about nurses
+    assert index.knows("paced") and index.knows("harder") and index.knows("certs")
+    assert not index.knows("pharmacy")
+
+
+def test_sweep_replays_thresholds():
+    from coach.evaluate import BatchResult, Conversation, sweep
+    from coach.records import Answer
+
+    convs = [
+        Conversation(id="a", turns=[{"q": "pay?", "expect_any": ["$1"]}]),
+        Conversation(id="b", turns=[{"q": "weather?", "abstain": True}]),
+    ]
+    results = [
+        BatchResult(
+            id="a",
+            answers=[
+                Answer(question="pay?", query="pay?", abstained=False, text="It is $1.", signals={"best_dense": 0.5})
+            ],
+        ),
+        BatchResult(
+            id="b", answers=[Answer(question="w", query="w", abstained=False, text="x", signals={"best_dense": 0.2})]
+        ),
+    ]
+    rows = {(r.dense_floor, r.unknown_gain): r for r in sweep(convs, results, [0.1, 0.3, 0.6], [99.0])}
+    assert rows[(0.1, 99.0)].inscope_hit == 1.0 and rows[(0.1, 99.0)].oos_abstention == 0.0
+    assert rows[(0.3, 99.0)].inscope_hit == 1.0 and rows[(0.3, 99.0)].oos_abstention == 1.0
+    assert rows[(0.6, 99.0)].false_abstention == 1.0

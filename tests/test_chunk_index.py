@@ -68,6 +68,7 @@ def test_build_load_round_trip(settings, fake_embedder):
     assert manifest.passage_count > 50 and len(manifest.guides) == 3
     data = json.loads((settings.index_dir / "manifest.json").read_text())
     assert data["model"] == fake_embedder.model_id and data["index_type"] == "flat"
+    assert "windtechs" in (settings.index_dir / "words.txt").read_text().split()
     index = load_index(settings, fake_embedder.model_id)
     q = fake_embedder.encode(["GWO Basic Safety Training certification"])[0]
     first = index.dense_search(q, 5)
