@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from coach import lexical
+from coach.chunk import unit_context
 from coach.conversation import Turn, resolve, subject_words
 from coach.embed import Embedder
 from coach.index import Index
@@ -58,6 +59,12 @@ ANSWER_TYPES: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
 ]
 # Names in a question: acronyms and capitalised words after the first word.
 ANCHOR_RE = re.compile(r"\b(?:[A-Z]{2,}[A-Za-z0-9-]*|[A-Z][a-z]+[A-Za-z0-9-]*)\b")
+# "what's the next level after that?": a step along an ordered list (career
+# levels, how-to steps) from the item the previous answer quoted.
+NEXT_RE = re.compile(
+    r"\b(?:next|following)\s+(?:level|step|stage|role|position|rung|job)\b|\bwhat comes (?:next|after)\b", re.I
+)
+PREVIOUS_RE = re.compile(r"\b(?:previous|prior|preceding)\s+(?:level|step|stage|role|position|rung|job)\b", re.I)
 CONTINUATION_RE = re.compile(r"^(This|These|That|Those|They|It|Such|However|But|Also|In addition|As a result)\b")
 
 
@@ -70,7 +77,7 @@ class Thresholds(BaseModel):
     # Unknown-term check: how much the match must improve once the words the
     # guide never uses are removed before the question counts as being about
     # something else (cross-encoder logits; dense cosine x 40 without it).
-    ablation_gain: float = 2.5
+    ablation_gain: float = 2.0
     ablation_pool: int = 8
     # Extra sentences: within this margin of the best, and above a floor.
     rerank_margin: float = 4.0
@@ -127,6 +134,11 @@ class Coach:
             return Answer(question=question, query="", abstained=True, text=EMPTY_PROMPT, latency_ms=0.0)
         res = resolve(q, history or [])
 
+        stepped = self._step_along(q, res) if res.followup else None
+        if stepped is not None:
+            stepped.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+            return stepped
+
         t0 = time.perf_counter()
         qvec = self.embedder.encode([res.query])[0]
         timings["embed"] = (time.perf_counter() - t0) * 1000
@@ -177,6 +189,52 @@ class Coach:
         timings["extract"] = (time.perf_counter() - t0) * 1000
         answer.timings_ms = {k: round(v, 2) for k, v in timings.items()}
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        return answer
+
+    def _step_along(self, question: str, res) -> Answer | None:  # noqa: ANN001
+        """Answer "the next/previous level" with the heading of the neighbouring item.
+
+        Items are the sections one level below a common heading ("Career Path >
+        Senior ...", "How to Become > Step 3"), in guide order.
+        """
+        step = 1 if NEXT_RE.search(question) else -1 if PREVIOUS_RE.search(question) else 0
+        focus = [self.index.passages[self.index.position[p]] for p in res.focus_passages if p in self.index.position]
+        if not step:
+            return None
+        wants_steps = bool(re.search(r"\b(?:step|stage)\b", question, re.I))
+        # Prefer the quoted item of the kind asked about: "Step 3" for steps,
+        # "Senior (4-7 years)" for levels.
+        focus.sort(
+            key=lambda p: len(p.section) < 3 or bool(re.match(r"(?i)step|stage|phase", p.section[2])) != wants_steps
+        )
+        for here in focus:
+            if len(here.section) < 3:
+                continue
+            parent = here.section[:2]
+            items: list[str] = []
+            for p in self.index.passages:
+                if (
+                    p.source == here.source
+                    and p.section[:2] == parent
+                    and len(p.section) >= 3
+                    and p.section[2] not in items
+                ):
+                    items.append(p.section[2])
+            k = items.index(here.section[2]) + step
+            if 0 <= k < len(items):
+                break
+        else:
+            return None
+        pid = next(
+            i for i, p in enumerate(self.index.passages)
+            if p.source == here.source and p.section[:3] == [*parent, items[k]]
+        )  # fmt: skip
+        passage = self.index.passages[pid]
+        cand = Candidate(
+            passage=pid, unit=0, context=unit_context(passage, passage.units[0]), dense=0.0, passage_score=0.0
+        )
+        answer = self._build(question, res.query, [cand], 0.8, [])
+        answer.signals = {"stepped": float(step)}
         return answer
 
     def _anchors(self, question: str) -> list[str]:
@@ -250,8 +308,8 @@ class Coach:
     # -- deciding ---------------------------------------------------------------
 
     def _unknown_words(self, question: str) -> list[str]:
-        """Subject words of the question that occur nowhere in the guides."""
-        return [w for w in subject_words(question) if not self.index.knows(w)]
+        """Subject words of the question that the guides never use (everyday words aside)."""
+        return [w for w in subject_words(question) if not self.index.knows(w) and not lexical.is_common(w)]
 
     def _ablation_gain(self, question: str, query: str, cands: list[Candidate], reranked: bool) -> float:
         """How much better the guide matches once the words it never uses are removed.

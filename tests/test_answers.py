@@ -226,3 +226,11 @@ def test_sweep_replays_thresholds():
     assert rows[(0.1, 99.0)].inscope_hit == 1.0 and rows[(0.1, 99.0)].oos_abstention == 0.0
     assert rows[(0.3, 99.0)].inscope_hit == 1.0 and rows[(0.3, 99.0)].oos_abstention == 1.0
     assert rows[(0.6, 99.0)].false_abstention == 1.0
+
+
+@pytest.mark.slow
+def test_next_level_steps_along_the_career_ladder(real_coach):
+    first = real_coach.ask("what does a junior technician do all day?")
+    assert not first.abstained  # "day" is an everyday word, not a topic the guide lacks
+    nxt = real_coach.ask("and what is the next level?", [history_turn(first)])
+    assert "2-4 years" in nxt.text and nxt.citations[0].section[-1].endswith("(2-4 years)")
