@@ -116,6 +116,16 @@ def bench_embed_throughput(coach, n: int = 1000) -> dict:  # noqa: ANN001
     return {"passages": n, "seconds": round(dt, 2), "passages_per_s": round(n / dt, 1)}
 
 
+def _random_unit_vectors(rng: np.random.Generator, n: int, dim: int, dtype: type) -> np.ndarray:
+    """Random unit vectors made in blocks, so the benchmark's own peak memory stays small."""
+    out = np.empty((n, dim), dtype=dtype)
+    for start in range(0, n, 10_000):
+        block = rng.standard_normal((min(10_000, n - start), dim), dtype=np.float32)
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        out[start : start + len(block)] = block
+    return out
+
+
 def _synthetic_index(coach, size: int, seed: int = 7):  # noqa: ANN001, ANN202
     """An Index of ``size`` passages recombined from the real ones, with random unit vectors."""
     import bm25s
@@ -130,11 +140,9 @@ def _synthetic_index(coach, size: int, seed: int = 7):  # noqa: ANN001, ANN202
         src = base[k % len(base)]
         passages.append(src.model_copy(update={"id": f"syn{k:07d}", "source": f"synthetic-{k // len(base):05d}.txt"}))
     dim = coach.index.manifest.dimension
-    pv = rng.standard_normal((size, dim)).astype(np.float32)
-    pv /= np.linalg.norm(pv, axis=1, keepdims=True)
     n_units = sum(len(p.units) for p in passages)
-    uv = rng.standard_normal((n_units, dim)).astype(np.float16)
-    uv /= np.linalg.norm(uv.astype(np.float32), axis=1, keepdims=True).astype(np.float16)
+    pv = _random_unit_vectors(rng, size, dim, np.float32)
+    uv = _random_unit_vectors(rng, n_units, dim, np.float16)
     dense, kind = make_faiss_index(pv)
     bm = bm25s.BM25()
     tok_cache: dict[str, list[str]] = {}
@@ -161,35 +169,50 @@ def _recall_at_10(pv: np.ndarray, dense, queries: np.ndarray) -> float:  # noqa:
     return float(np.mean([len(set(t) & set(g)) / 10 for t, g in zip(truth, got, strict=True)]))
 
 
-def bench_growth(coach, sizes: list[int], questions: list[str]) -> list[dict]:  # noqa: ANN001
-    from coach.answer import Coach
+GROWTH_QUESTIONS = [
+    "What does this job pay?", "which certification should I get?", "is it fast paced?", "can I work remotely?",
+    "what does a senior tech do?", "how do I get started?", "what are the cons?", "which databases should I learn?",
+] * 3  # fmt: skip
 
-    rows = []
-    for size in sizes:
-        t = time.perf_counter()
-        index, pv = _synthetic_index(coach, size)
-        build_s = time.perf_counter() - t
-        c = Coach(index, coach.embedder, coach.reranker)
-        lat = []
-        for q in questions:
-            lat.append(c.ask(q).latency_ms)
-        rng = np.random.default_rng(1)
-        queries = rng.standard_normal((50, pv.shape[1])).astype(np.float32)
-        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-        rows.append(
-            {
-                "passages": size,
-                "index_type": index.manifest.index_type,
-                "setup_s": round(build_s, 1),
-                "p50_ms": round(_pct(lat, 0.5), 1),
-                "p95_ms": round(_pct(lat, 0.95), 1),
-                "recall_at_10": round(_recall_at_10(pv, index.dense, queries), 3),
-                "rss_mb": round(_rss_mb(), 1),
-                "vectors": "random unit vectors for stored passages; real model for queries",
-            }
-        )
-        del index, c
-    return rows
+
+def growth_child(size: int) -> None:
+    """One growth run in this (fresh) process; prints one JSON line. Used by :func:`bench_growth`."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    from coach.answer import Coach
+    from coach.service import open_coach
+    from coach.settings import Settings
+
+    coach = open_coach(Settings.from_env())
+    base_rss = _rss_mb()
+    t = time.perf_counter()
+    index, pv = _synthetic_index(coach, size)
+    setup_s = time.perf_counter() - t
+    c = Coach(index, coach.embedder, coach.reranker)
+    lat = [c.ask(q).latency_ms for q in GROWTH_QUESTIONS]
+    rng = np.random.default_rng(1)
+    queries = rng.standard_normal((50, pv.shape[1])).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    row = {
+        "passages": size,
+        "index_type": index.manifest.index_type,
+        "setup_s": round(setup_s, 1),
+        "p50_ms": round(_pct(lat, 0.5), 1),
+        "p95_ms": round(_pct(lat, 0.95), 1),
+        "recall_at_10": round(_recall_at_10(pv, index.dense, queries), 3),
+        "models_rss_mb": round(base_rss, 1),
+        "rss_mb": round(_rss_mb(), 1),
+        "vectors": "random unit vectors for stored passages; real model for queries",
+    }
+    print(json.dumps(row))
+
+
+def bench_growth(sizes: list[int], env: dict[str, str]) -> list[dict]:
+    """Each size in a fresh process, so its peak memory is its own."""
+    return [
+        _subprocess_json(f"from coach.bench import growth_child; growth_child({int(size)})", env) for size in sizes
+    ]
 
 
 def bench_baseline(coach, eval_file: Path, corpus: Path) -> dict:  # noqa: ANN001
@@ -253,10 +276,8 @@ def run_bench(args) -> int:  # noqa: ANN001
     out["embed_throughput"] = bench_embed_throughput(coach)
     out["warm"] = bench_warm(coach, eval_file)
     out["baseline"] = bench_baseline(coach, eval_file, settings.corpus_dir)
-    questions = ["What does this job pay?", "which certification should I get?", "is it fast paced?", "can I work remotely?",
-                 "what does a senior tech do?", "how do I get started?", "what are the cons?", "which databases should I learn?"]  # fmt: skip
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    out["growth"] = bench_growth(coach, sizes, questions * 3)
+    out["growth"] = bench_growth(sizes, env)
     if args.json:
         print(json.dumps(out, indent=2))
     else:
@@ -281,11 +302,12 @@ def format_bench(o: dict) -> str:
         f"index build (cold, seed)       {b['cold_build_s']:.1f} s for {b['passages']} passages + {b['units']} sentences "
         f"({b['passages_per_s']:.1f} passages/s)",
         f"embedding throughput           {o['embed_throughput']['passages_per_s']:.0f} passages/s on {o['embed_throughput']['passages']}",
-        "growth (random stored vectors, real query model + reranker):",
+        "growth, one fresh process per size (random stored vectors, real query model + reranker):",
     ]
     for g in o["growth"]:
         lines.append(
             f"  {g['passages']:>7} passages  {g['index_type']:<5} p50 {g['p50_ms']:.1f} ms | p95 {g['p95_ms']:.1f} ms | "
-            f"recall@10 {g['recall_at_10']:.3f} | RSS {g['rss_mb']:.0f} MB | setup {g['setup_s']:.0f} s"
+            f"recall@10 {g['recall_at_10']:.3f} | peak RSS {g['rss_mb']:.0f} MB (models alone {g['models_rss_mb']:.0f} MB)"
+            f" | setup {g['setup_s']:.0f} s"
         )
     return "\n".join(lines)
