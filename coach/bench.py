@@ -30,7 +30,7 @@ from coach.index import load_index
 from coach.rerank import CrossEncoder
 from coach.answer import Coach
 import sentence_transformers, faiss, onnxruntime
-rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from coach.bench import _rss_mb as rss
 out = {"import_s": time.perf_counter() - t0, "import_rss_mb": rss()}
 s = Settings.from_env()
 t = time.perf_counter(); e = SentenceTransformerEmbedder(s.model_path); e.encode(["x"])
@@ -44,6 +44,17 @@ print(json.dumps(out))
 
 
 def _rss_mb() -> float:
+    """Peak resident memory of this process in MB.
+
+    VmHWM (Linux) rather than ru_maxrss: ru_maxrss survives exec, so a child
+    started by a big parent would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -210,9 +221,7 @@ def growth_child(size: int) -> None:
 
 def bench_growth(sizes: list[int], env: dict[str, str]) -> list[dict]:
     """Each size in a fresh process, so its peak memory is its own."""
-    return [
-        _subprocess_json(f"from coach.bench import growth_child; growth_child({int(size)})", env) for size in sizes
-    ]
+    return [_subprocess_json(f"from coach.bench import growth_child; growth_child({int(size)})", env) for size in sizes]
 
 
 def bench_baseline(coach, eval_file: Path, corpus: Path) -> dict:  # noqa: ANN001
