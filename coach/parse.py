@@ -1,16 +1,17 @@
 """Parse a career guide into sections of quotable units.
 
-Two input shapes are understood:
+Two readers turn the text into block tokens (headings, paragraphs, lists,
+tables) with exact character offsets: :mod:`coach.plaintext` for plain text
+flattened from a web page, :mod:`coach.markdown` for Markdown. This module
+groups the tokens under heading paths and cuts them into units (sentences,
+bullets, table rows, facts), and collects the guide's facts, tables, FAQ,
+steps and career levels.
 
-* plain text flattened from a web page (headings on their own lines, bullets,
-  lone numbers before steps and career levels, tables whose cells were glued
-  together, an FAQ of question lines each followed by an answer paragraph);
-* Markdown (``#`` headings, ``-``/``*`` bullets, ``1.`` lists, pipe tables).
-
-Every unit keeps exact character offsets into the source text. Nothing here
-is tuned to one guide: the rules are about shapes (short title-like line
-between blank lines, a run of question lines, a header row whose cell count
-matches the rows below it), not about words.
+Every unit keeps exact character offsets into the source text
+(``text[u.char_start:u.char_end] == u.text``); Markdown units also carry
+``plain``, their text without markup. Nothing here is tuned to one guide: the
+rules are about shapes (a short title-like line, a run of question headings,
+a list introduced by a line ending with a colon), not about words.
 """
 
 from __future__ import annotations
@@ -20,244 +21,17 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from coach.records import Fact, FaqPair, Guide, ListItem, Section, TableRow, Unit
+from coach import markdown, plaintext
+from coach.blocks import VALUE_START_RE, Token, is_question_heading, strip_enumeration
+from coach.records import Fact, FaqPair, Guide, ListItem, Section, TableRow, Unit, UnitKind
 from coach.sentences import split_sentences
 
-BULLET_RE = re.compile(r"^([•●▪◦‣∙·\-*–+])\s+")
-MD_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-MD_ORDERED_RE = re.compile(r"^(\d{1,3})[.)]\s+")
-LONE_NUMBER_RE = re.compile(r"^\d{1,3}$")
-YEARS_RE = re.compile(r"^\(?\s*\d+\s*(?:[-–]\s*\d+|\+)?\s*\+?\s*(?:years?|yrs?)\b.*\)?$", re.I)
-STEP_TITLE_RE = re.compile(r"^(?:step|stage|phase)\s+\d+\b", re.I)
-VALUE_START_RE = re.compile(r"^[$€£¥≈~<>±]")
-LABEL_VALUE_RE = re.compile(r"^[^:]{1,40}:\s+\S")
-GLUE_RE = re.compile(r"(?<=[a-z0-9%)\]])(?=[A-Z])|(?<=[^\s$€£])(?=[$€£])")
+STEP_TITLE_RE = plaintext.STEP_TITLE_RE
 HEADING_YEARS_RE = re.compile(r"^(.*?)\s*[(\[–-]\s*(\d+\s*(?:[-–]\s*\d+|\+)\s*years?)\s*[)\]]?$", re.I)
 BULLET_FACT_RE = re.compile(r"^\**([^:*]{1,40}?)\**\s*:\s*\**\s*(.+)$")
 FACT_MAX_WORDS = 40
 FAQ_MAX_PARAGRAPHS = 3
-
-
-@dataclass
-class Line:
-    start: int
-    end: int
-    text: str
-    blank_before: bool
-    blank_after: bool = False
-
-
-@dataclass
-class Token:
-    kind: str  # heading | para | bullets | table | inline_list | item | md_ordered
-    start: int
-    end: int
-    text: str = ""
-    level: int = 0
-    spans: list[tuple[int, int]] = field(default_factory=list)
-    columns: list[str] = field(default_factory=list)
-    cells: list[list[str]] = field(default_factory=list)
-    number: int = 0
-    years: tuple[int, int] | None = None
-
-
-def read_lines(text: str) -> list[Line]:
-    """Non-blank lines with offsets of their stripped content."""
-    lines: list[Line] = []
-    pos = 0
-    blank = True
-    for raw in text.splitlines(keepends=True):
-        stripped = raw.strip()
-        if stripped:
-            lead = len(raw) - len(raw.lstrip())
-            start = pos + lead
-            if lines and blank:
-                lines[-1].blank_after = True
-            lines.append(Line(start, start + len(stripped), stripped, blank))
-            blank = False
-        else:
-            blank = True
-        pos += len(raw)
-    if lines:
-        lines[-1].blank_after = True
-    return lines
-
-
-def _words(text: str) -> list[str]:
-    return text.split()
-
-
-def is_title_like(text: str, max_words: int = 14) -> bool:
-    """A short line that reads like a heading, not a sentence or a value."""
-    words = _words(text)
-    if not words or len(words) > max_words or len(text) > 110:
-        return False
-    if text[-1] in ".,;:!" or VALUE_START_RE.match(text) or LABEL_VALUE_RE.match(text):
-        return False
-    if not (text[0].isupper() or text[0].isdigit()):
-        return False
-    alpha = [w for w in words if re.search(r"[A-Za-z]{2,}", w)]
-    return len(alpha) / len(words) >= 0.6
-
-
-def is_question_heading(text: str) -> bool:
-    return text.endswith("?") and 3 <= len(_words(text)) <= 30 and text[0].isupper()
-
-
-def split_glued(text: str) -> list[str]:
-    """Split a flattened table line into cells: tabs, 2+ spaces, pipes or glued words."""
-    if "\t" in text:
-        parts = text.split("\t")
-    elif "|" in text:
-        parts = text.strip("|").split("|")
-    elif re.search(r"\S {2,}\S", text):
-        parts = re.split(r" {2,}", text)
-    else:
-        parts = GLUE_RE.split(text)
-    return [p.strip() for p in parts if p.strip()]
-
-
-def _tokenize(text: str, markdown: bool) -> list[Token]:
-    lines = read_lines(text)
-    tokens: list[Token] = []
-    i = 0
-    n = len(lines)
-    while i < n:
-        ln = lines[i]
-        t = ln.text
-        # Markdown heading.
-        m = MD_HEADING_RE.match(t)
-        if markdown and m:
-            start = ln.start + t.index(m.group(2)) if m.group(2) else ln.end
-            tokens.append(Token("heading", start, start + len(m.group(2)), m.group(2), level=len(m.group(1))))
-            i += 1
-            continue
-        # Pipe table (Markdown) or flattened table: header + rows with the same cell count.
-        table = _table_at(lines, i)
-        if table is not None:
-            tokens.append(table[0])
-            i = table[1]
-            continue
-        # Bullets: a run of bullet lines, blank lines allowed between them.
-        if BULLET_RE.match(t):
-            spans: list[tuple[int, int]] = []
-            while i < n and BULLET_RE.match(lines[i].text):
-                cur = lines[i]
-                off = BULLET_RE.match(cur.text).end()
-                spans.append((cur.start + off, cur.end))
-                nxt = lines[i + 1] if i + 1 < n else None
-                # A title-like last bullet followed by a blank line and another
-                # list is a flattened sub-heading ("• Technical Skills").
-                if (
-                    nxt is not None
-                    and cur.blank_after
-                    and BULLET_RE.match(nxt.text)
-                    and len(_words(cur.text[off:])) <= 5
-                    and is_title_like(cur.text[off:])
-                    and len(spans) > 1
-                    and not markdown
-                ):
-                    spans.pop()
-                    tokens.append(Token("bullets", spans[0][0], spans[-1][1], spans=spans))
-                    tokens.append(Token("heading", cur.start + off, cur.end, cur.text[off:]))
-                    spans = []
-                i += 1
-            if spans:
-                tokens.append(Token("bullets", spans[0][0], spans[-1][1], spans=spans))
-            continue
-        if MD_ORDERED_RE.match(t):
-            spans = []
-            while i < n and MD_ORDERED_RE.match(lines[i].text):
-                cur = lines[i]
-                off = MD_ORDERED_RE.match(cur.text).end()
-                spans.append((cur.start + off, cur.end))
-                i += 1
-            tokens.append(Token("md_ordered", spans[0][0], spans[-1][1], spans=spans))
-            continue
-        # Lone numbers: "1\nHospitals\n2\n..." (inline list) or "1\n\nStep 1" (item).
-        if LONE_NUMBER_RE.match(t) and i + 1 < n and not markdown:
-            nxt = lines[i + 1]
-            if not ln.blank_after:
-                spans = []
-                while i + 1 < n and LONE_NUMBER_RE.match(lines[i].text) and not lines[i].blank_after:
-                    spans.append((lines[i + 1].start, lines[i + 1].end))
-                    i += 2
-                    if lines[i - 1].blank_after:
-                        break
-                tokens.append(Token("inline_list", spans[0][0], spans[-1][1], spans=spans))
-                continue
-            if is_title_like(nxt.text) or STEP_TITLE_RE.match(nxt.text):
-                tok = Token("item", nxt.start, nxt.end, nxt.text, number=int(t))
-                i += 2
-                if i < n and YEARS_RE.match(lines[i].text) and len(lines[i].text) < 30:
-                    tok.years = (lines[i].start, lines[i].end)
-                    tok.end = lines[i].end
-                    i += 1
-                tokens.append(tok)
-                continue
-        # Heading: a title-like line standing alone between blank lines.
-        standalone = ln.blank_before or i == 0
-        list_follows = i + 1 < n and LONE_NUMBER_RE.match(lines[i + 1].text) is not None
-        if (
-            standalone
-            and (ln.blank_after or list_follows)
-            and not markdown
-            and (is_title_like(t) or is_question_heading(t))
-        ):
-            tokens.append(Token("heading", ln.start, ln.end, t))
-            i += 1
-            continue
-        if markdown and re.fullmatch(r"\*\*[^*]{1,100}\*\*", t) and ln.blank_after:
-            tokens.append(Token("heading", ln.start + 2, ln.end - 2, t[2:-2], level=6))
-            i += 1
-            continue
-        # Paragraph: consecutive text lines (soft-wrapped Markdown or plain text).
-        start = ln.start
-        end = ln.end
-        i += 1
-        while i < n and not lines[i - 1].blank_after and not _starts_block(lines[i].text, markdown):
-            end = lines[i].end
-            i += 1
-        tokens.append(Token("para", start, end, text[start:end]))
-    return tokens
-
-
-def _starts_block(t: str, markdown: bool) -> bool:
-    return bool(
-        BULLET_RE.match(t)
-        or (markdown and (MD_HEADING_RE.match(t) or MD_ORDERED_RE.match(t) or t.startswith("|")))
-        or LONE_NUMBER_RE.match(t)
-    )
-
-
-def _table_at(lines: list[Line], i: int) -> tuple[Token, int] | None:
-    """A table starting at line ``i``: a header, then >= 2 rows with as many cells."""
-    head = lines[i]
-    if head.blank_after or BULLET_RE.match(head.text):
-        return None
-    cols = split_glued(head.text)
-    if len(cols) < 2 or any(len(c) > 40 for c in cols):
-        return None
-    j = i + 1
-    if j < len(lines) and re.fullmatch(r"\|?\s*:?-{2,}.*", lines[j].text):
-        j += 1  # Markdown separator row
-    rows: list[Line] = []
-    cells: list[list[str]] = []
-    while j < len(lines):
-        row_cells = split_glued(lines[j].text)
-        if len(row_cells) != len(cols):
-            break
-        rows.append(lines[j])
-        cells.append(row_cells)
-        j += 1
-        if lines[j - 1].blank_after:
-            break
-    if len(rows) < 2:
-        return None
-    tok = Token("table", head.start, rows[-1].end, head.text, columns=cols, cells=cells)
-    tok.spans = [(r.start, r.end) for r in rows]
-    tok.spans.insert(0, (head.start, head.end))
-    return tok, j
+LIST_KINDS = {"bullets", "md_ordered", "inline_list", "table"}
 
 
 @dataclass
@@ -283,22 +57,27 @@ def _is_fact_like(sec: _RawSection, text: str) -> bool:
     )
 
 
+def is_markdown(text: str, source: str) -> bool:
+    """A ``.md`` file, or any text with at least two ``#`` headings."""
+    return source.lower().endswith((".md", ".markdown")) or len(re.findall(r"(?m)^#{1,3} \S", text)) >= 2
+
+
 def parse_guide(text: str, source: str) -> Guide:
     """Parse ``text`` (the whole file) into a :class:`Guide`. ``source`` is its relative path."""
-    markdown = source.lower().endswith((".md", ".markdown")) or bool(len(re.findall(r"(?m)^#{1,3} \S", text)) >= 2)
-    tokens = _tokenize(text, markdown)
-    title, tokens = _title(tokens, text, source, markdown)
+    md = is_markdown(text, source)
+    tokens = markdown.tokenize(text) if md else plaintext.tokenize(text)
+    title, tokens = _title(tokens, source, md)
 
-    # Group tokens under headings / numbered items.
+    # Group tokens under headings / numbered items / returns from a table caption.
     raw: list[_RawSection] = [_RawSection(None, [])]
     for tok in tokens:
-        if tok.kind in {"heading", "item"}:
+        if tok.kind in {"heading", "item", "resume"}:
             raw.append(_RawSection(tok, []))
         else:
             raw[-1].contents.append(tok)
 
     guide = Guide(source=source, title=title, text=text, sha256=sha256_text(text), sections=[])
-    if markdown:
+    if md:
         _paths_markdown(raw, title)
     else:
         _paths_plain(raw, title, text)
@@ -321,12 +100,18 @@ def parse_guide(text: str, source: str) -> Guide:
                     Unit(kind="fact", text=text[h.start : h.end], char_start=h.start, char_end=h.end, block=block)
                 )
                 block += 1
+            prev: Token | None = None
             for tok in sec.contents:
-                units.extend(_units(tok, text, block))
+                # A line ending with a colon keeps the list it introduces in its block.
+                joined = (
+                    bool(units) and prev is not None and tok.kind in LIST_KINDS and _introduces(prev, units[-1], tok)
+                )
+                units.extend(_units(tok, text, units[-1].block if joined else block))
                 block += 1
+                prev = tok
         if sec.heading is not None and sec.heading.kind == "item":
             _record_item(guide, sec, text)
-        if markdown and sec.heading is not None:
+        if md and sec.heading is not None:
             m = HEADING_YEARS_RE.match(sec.heading.text)
             if m:
                 body = " ".join(_plain(t, text) for t in sec.contents)
@@ -337,17 +122,18 @@ def parse_guide(text: str, source: str) -> Guide:
             if tok.kind == "bullets":
                 guide.facts.extend(_bullet_facts(tok, text))
         if sec.role == "faq":
-            answer = " ".join(" ".join(text[t.start : t.end].split()) for t in sec.contents)
+            answer = " ".join(_plain(t, text) for t in sec.contents)
             guide.faq.append(FaqPair(question=sec.heading.text, answer=answer))
         for tok in sec.contents:
             if tok.kind == "table":
-                guide.tables.append([TableRow(columns=tok.columns, cells=c) for c in tok.cells])
-            if tok.kind == "md_ordered" and not _under_item(sec):
-                for k, (s, e) in enumerate(tok.spans, 1):
-                    guide.steps.append(ListItem(number=k, title=f"Step {k}", text=text[s:e]))
+                guide.tables.append([TableRow(columns=tok.columns or [], cells=c) for c in tok.cells])
+                guide.facts.extend(_row_facts(tok))
+            if tok.kind == "md_ordered" and not _under_item(sec) and len(tok.spans) > 1:
+                for k, (s, e) in enumerate(tok.spans, tok.number or 1):
+                    guide.steps.append(ListItem(number=k, title=f"Step {k}", text=_span_plain(tok, text, s, e)))
         if not units:
             continue
-        start = sec.heading.start if sec.heading is not None else units[0].char_start
+        start = sec.heading.start if sec.heading is not None and sec.heading.kind != "resume" else units[0].char_start
         guide.sections.append(
             Section(
                 heading_path=sec.path,
@@ -364,11 +150,35 @@ def parse_guide(text: str, source: str) -> Guide:
     return guide
 
 
+def _introduces(prev: Token, last: Unit, tok: Token) -> bool:
+    """Does ``last`` (the final unit of ``prev``) introduce the list ``tok``?
+
+    "Key responsibilities include:" does; so does a plain-text line left
+    unfinished right above its list ("For more information, visit").
+    """
+    end = (last.plain or last.text).rstrip()
+    if end.endswith(":"):
+        return True
+    return prev.kind == "para" and prev.group is not None and prev.group == tok.group and end[-1:].isalnum()
+
+
+def _row_facts(tok: Token) -> list[Fact]:
+    """Rows of a two-column table without a header are label/value facts."""
+    if tok.columns is not None or any(len(c) != 2 for c in tok.cells):
+        return []
+    return [Fact(label=a, value=b) for a, b in tok.cells if a and b]
+
+
+def _span_plain(tok: Token, text: str, s: int, e: int) -> str:
+    """A span's text on one line, without Markdown markup when it has some."""
+    return markdown.plain_inline(text[s:e]) if tok.markup else " ".join(text[s:e].split())
+
+
 def _bullet_facts(tok: Token, text: str) -> list[Fact]:
     """A list whose every item is a short "Label: value" pair is a list of facts."""
     facts = []
     for s, e in tok.spans:
-        m = BULLET_FACT_RE.match(text[s:e])
+        m = BULLET_FACT_RE.match(_span_plain(tok, text, s, e))
         if m is None or len(m.group(2).split()) > 12:
             return []
         facts.append(Fact(label=m.group(1).strip(), value=m.group(2).strip()))
@@ -378,8 +188,8 @@ def _bullet_facts(tok: Token, text: str) -> list[Fact]:
 def _plain(tok: Token, text: str) -> str:
     """A token's text on one line; list items joined with semicolons."""
     if tok.kind in {"inline_list", "bullets", "md_ordered"}:
-        return "; ".join(" ".join(text[s:e].split()) for s, e in tok.spans)
-    return " ".join(text[tok.start : tok.end].split())
+        return "; ".join(_span_plain(tok, text, s, e) for s, e in tok.spans)
+    return _span_plain(tok, text, tok.start, tok.end)
 
 
 def _under_item(sec: _RawSection) -> bool:
@@ -396,9 +206,10 @@ def _record_item(guide: Guide, sec: _RawSection, text: str) -> None:
         guide.steps.append(ListItem(number=h.number, title=h.text, text=body))
 
 
-def _title(tokens: list[Token], text: str, source: str, markdown: bool) -> tuple[str, list[Token]]:
-    if tokens and tokens[0].kind == "heading" and (not markdown or tokens[0].level == 1):
-        return tokens[0].text, tokens[1:]
+def _title(tokens: list[Token], source: str, md: bool) -> tuple[str, list[Token]]:
+    """The first heading when it opens the page (a level-1 heading in Markdown), else the file name."""
+    if tokens and tokens[0].kind == "heading" and (not md or tokens[0].level == 1):
+        return strip_enumeration(tokens[0].text), tokens[1:]
     stem = PurePath(source).stem
     return re.sub(r"[-_]+", " ", stem).strip().title() or "Guide", tokens
 
@@ -410,7 +221,9 @@ def _paths_markdown(raw: list[_RawSection], title: str) -> None:
             lvl = sec.heading.level or 6
             while stack and stack[-1][0] >= lvl:
                 stack.pop()
-            stack.append((lvl, sec.heading.text))
+            # "## Role" then "### Role": the sub-heading repeats its parent, one section.
+            if not stack or stack[-1][1] != sec.heading.text:
+                stack.append((lvl, sec.heading.text))
         sec.path = [title, *(h for _, h in stack)]
         if sec.heading is not None and is_question_heading(sec.heading.text) and sec.contents:
             sec.role = "faq"
@@ -426,10 +239,17 @@ def _paths_plain(raw: list[_RawSection], title: str, text: str) -> None:
     current_number = 0
     repeated = _repeated_headings(raw)
     prev_empty_heading: str | None = None
+    paths: dict[int, list[str]] = {}  # heading token id -> its path, for headings it owns
     for k, sec in enumerate(raw):
         h = sec.heading
         if h is None:
             sec.path = [title]
+            continue
+        owner_path = paths.get(id(h.owner)) if h.owner is not None else None
+        if h.kind == "resume":
+            sec.path = list(owner_path or [title])
+            prev_empty_heading = None
+            fact_run = False
             continue
         if h.kind == "item":
             if current_item is None or h.number <= current_number:
@@ -471,13 +291,16 @@ def _paths_plain(raw: list[_RawSection], title: str, text: str) -> None:
             sec.path = [title, parent, h.text] if parent else [title, h.text]
         else:
             fact_run = False
-            if prev_empty_heading is not None:
+            if owner_path is not None:
+                sec.path = [*owner_path, h.text]
+            elif prev_empty_heading is not None:
                 sec.path = [title, prev_empty_heading, h.text]
             else:
                 sec.path = [title, h.text]
         # An empty heading owns the next one, unless it is boilerplate repeated
         # across the page ("View examples").
         prev_empty_heading = h.text if not sec.contents and h.text not in repeated else None
+        paths[id(h)] = sec.path
     _mark_faq_runs(raw)
 
 
@@ -515,7 +338,13 @@ def _mark_faq_runs(raw: list[_RawSection]) -> None:
             run.append(raw[j])
             j += 1
         if len(run) >= 2:
-            owner = raw[k - 1].path[-1] if k > 0 and raw[k - 1].heading is not None else None
+            # The heading right above the run ("Frequently Asked Questions") owns it,
+            # unless it is itself a sub-section of another heading.
+            before = raw[k - 1] if k > 0 else None
+            owner = None
+            if before is not None and before.heading is not None:
+                if not before.contents or before.heading.owner is None:
+                    owner = before.path[-1]
             for sec in run:
                 sec.role = "faq"
                 if owner and owner not in sec.path[:-1]:
@@ -538,31 +367,29 @@ def _is_qa(sec: _RawSection) -> bool:
     )
 
 
+def _unit(tok: Token, text: str, s: int, e: int, kind: UnitKind, block: int, **kw: object) -> Unit:
+    plain = None
+    if tok.markup:
+        stripped = markdown.plain_inline(text[s:e])
+        plain = stripped if stripped != text[s:e] else None
+    return Unit(kind=kind, text=text[s:e], char_start=s, char_end=e, block=block, plain=plain, **kw)  # type: ignore[arg-type]
+
+
 def _units(tok: Token, text: str, block: int) -> list[Unit]:
     if tok.kind == "para":
-        return [
-            Unit(kind="sentence", text=text[s:e], char_start=s, char_end=e, block=block)
-            for s, e in split_sentences(text, tok.start, tok.end)
-        ]
+        return [_unit(tok, text, s, e, "sentence", block) for s, e in split_sentences(text, tok.start, tok.end)]
     if tok.kind in {"bullets", "md_ordered"}:
-        return [Unit(kind="bullet", text=text[s:e], char_start=s, char_end=e, block=block) for s, e in tok.spans]
+        return [_unit(tok, text, s, e, "bullet", block) for s, e in tok.spans]
     if tok.kind == "inline_list":
-        return [Unit(kind="item", text=text[s:e], char_start=s, char_end=e, block=block) for s, e in tok.spans]
+        return [_unit(tok, text, s, e, "item", block) for s, e in tok.spans]
     if tok.kind == "table":
-        (hs, he), *rows = tok.spans
-        units = [Unit(kind="heading", text=text[hs:he], char_start=hs, char_end=he, block=block, columns=tok.columns)]
+        rows = tok.spans
+        units = []
+        if tok.header:
+            (hs, he), *rows = tok.spans
+            units.append(_unit(tok, text, hs, he, "heading", block, columns=tok.columns))
         for (s, e), cells in zip(rows, tok.cells, strict=True):
-            units.append(
-                Unit(
-                    kind="table_row",
-                    text=text[s:e],
-                    char_start=s,
-                    char_end=e,
-                    block=block,
-                    columns=tok.columns,
-                    cells=cells,
-                )
-            )
+            units.append(_unit(tok, text, s, e, "table_row", block, columns=tok.columns, cells=cells))
         return units
     return []
 

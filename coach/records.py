@@ -27,6 +27,8 @@ class Unit(BaseModel):
     """Column names, for a table row."""
     cells: list[str] | None = None
     """Cell values, for a table row, aligned with ``columns``."""
+    plain: str | None = None
+    """The unit's text with markup removed (for matching and display); None when equal to text."""
 
 
 class Section(BaseModel):
@@ -136,6 +138,8 @@ class Manifest(BaseModel):
     normalized: bool = True
     index_type: str
     chunking: dict[str, int]
+    pipeline: str = ""
+    """Hash of the parsing and chunking code: a changed parser makes the index stale."""
     guides: list[GuideRecord]
     skipped: list[str] = []
     passage_count: int

@@ -14,7 +14,7 @@ ABBREVIATIONS = {
     "e.g.", "i.e.", "etc.", "vs.", "mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "inc.", "ltd.",
     "co.", "corp.", "no.", "approx.", "jr.", "sr.", "dept.", "fig.", "est.", "avg.", "min.",
     "max.", "cf.", "al.", "ca.", "jan.", "feb.", "mar.", "apr.", "jun.", "jul.", "aug.",
-    "sep.", "sept.", "oct.", "nov.", "dec.", "u.s.", "u.k.", "e.u.", "a.m.", "p.m.",
+    "sep.", "sept.", "oct.", "nov.", "dec.", "u.s.", "u.k.", "e.u.", "a.m.", "p.m.", "yr.", "yrs.",
 }  # fmt: skip
 BOUNDARY_RE = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[$€£A-Z0-9])")
 INITIALS_RE = re.compile(r"^(?:[A-Za-z]\.)+$")

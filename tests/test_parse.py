@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from coach.parse import parse_guide
-from tests.conftest import FIXTURES, SEED
+from coach.records import Guide, Unit
+from tests.conftest import FIXTURES, ROOT, SEED
+
+# Real guides from four publishers, kept outside the project (see their SOURCES.md).
+SHARED_GUIDES = ROOT.parent / "shared" / "guides"
+FOREST = "forest-and-conservation-workers.txt"
+CONTROLLER = "financial-controller.txt"
+MARKETING = "digital-marketing.txt"
+DEVOPS = "devops-engineer.md"
 
 
 def seed():
@@ -102,3 +112,165 @@ def test_guide_without_headings_is_one_section():
     assert len(g.sections) == 1
     assert g.title == "Plain Notes"
     assert len(g.sections[0].units) == 3
+
+
+def shared(name: str) -> Guide:
+    return parse_guide((SHARED_GUIDES / name).read_text(encoding="utf-8"), name)
+
+
+def paths(g: Guide) -> list[list[str]]:
+    return [s.heading_path for s in g.sections]
+
+
+def units(g: Guide) -> list[Unit]:
+    return [u for s in g.sections for u in s.units]
+
+
+def unit_starting(g: Guide, prefix: str) -> Unit:
+    return next(u for u in units(g) if (u.plain or u.text).startswith(prefix))
+
+
+@pytest.mark.parametrize("name", [FOREST, CONTROLLER, MARKETING, DEVOPS])
+def test_shared_guide_units_are_exact_slices_of_the_source(name):
+    text = (SHARED_GUIDES / name).read_text(encoding="utf-8")
+    g = parse_guide(text, name)
+    assert len(g.sections) > 10
+    for u in units(g):
+        assert text[u.char_start : u.char_end] == u.text
+        assert "\n" not in u.text  # no heading or line glued onto the next one
+
+
+def test_headings_directly_above_their_text_and_tab_tables():
+    text = (
+        "Welder\n\n"
+        "Summary\nWelders join metal parts.\n"
+        "Pay by Industry\nIndustry\tMedian Pay\nManufacturing\t$47,000\nConstruction\t$50,000\n"
+        "Most welders work full time.\n"
+        "Work Schedules\nShifts are long.\n"
+    )
+    g = parse_guide(text, "welder.txt")
+    assert g.title == "Welder"
+    assert paths(g) == [
+        ["Welder", "Summary"],
+        ["Welder", "Summary", "Pay by Industry"],
+        ["Welder", "Summary"],
+        ["Welder", "Summary", "Work Schedules"],
+    ]
+    rows = [u for u in units(g) if u.kind == "table_row"]
+    assert [(r.columns, r.cells) for r in rows] == [
+        (["Industry", "Median Pay"], ["Manufacturing", "$47,000"]),
+        (["Industry", "Median Pay"], ["Construction", "$50,000"]),
+    ]
+
+
+def test_bls_profile_sections_and_title():
+    g = shared(FOREST)
+    title = "Forest and Conservation Workers"
+    assert g.title == title
+    for path in [
+        [title, "Summary", "Quick Facts: Forest and Conservation Workers"],
+        [title, "What Forest and Conservation Workers Do", "Duties"],
+        [title, "Work Environment", "Injuries and Illnesses"],
+        [title, "How to Become a Forest and Conservation Worker", "Important Qualities"],
+        [title, "Job Outlook", "Job Prospects"],
+    ]:
+        assert path in paths(g)
+    # The text after a captioned chart goes back to the tab it is in.
+    pay = [s for s in g.sections if s.heading_path == [title, "Pay"]]
+    assert any(u.text.startswith("The lowest 10 percent earned less than $19,100") for s in pay for u in s.units)
+
+
+def test_bls_quick_facts_are_label_value_rows():
+    g = shared(FOREST)
+    section = next(s for s in g.sections if s.heading_path[-1].startswith("Quick Facts"))
+    assert [u.kind for u in section.units] == ["table_row"] * 7
+    first = section.units[0]
+    assert first.columns is None
+    assert first.cells == ["2016 Median Pay", "$26,940 per year $12.95 per hour"]
+    assert {f.label: f.value for f in g.facts}["Typical Entry-Level Education"] == "High school diploma or equivalent"
+
+
+def test_bls_tables_with_and_without_a_header_row():
+    g = shared(FOREST)
+    wages = unit_starting(g, "Local government, excluding education and hospitals\t$31,960")
+    assert wages.kind == "table_row" and wages.cells == [
+        "Local government, excluding education and hospitals",
+        "$31,960",
+    ]
+    intro = unit_starting(g, "In May 2016, the median annual wages")
+    assert intro.text.endswith("as follows:") and intro.block == wages.block
+    projections = unit_starting(g, "Forest and conservation workers\t45-4011")
+    assert projections.columns == [
+        "Occupational Title",
+        "SOC Code",
+        "Employment, 2016",
+        "Projected Employment, 2026",
+        "Change, 2016-26 Percent",
+        "Employment by Industry Numeric",
+    ]
+    assert projections.cells[2:4] == ["14,300", "14,100"]
+
+
+def test_list_introduced_by_a_colon_shares_its_block():
+    g = shared(FOREST)
+    intro = unit_starting(g, "Forest and conservation workers typically do the following:")
+    item = unit_starting(g, "Plant seedlings to reforest land")
+    assert intro.kind == "sentence" and item.kind == "bullet" and item.block == intro.block
+
+
+def test_article_with_byline_and_faq():
+    g = shared(CONTROLLER)
+    title = "Financial Controller Roles, Duties, Skillset, and Career Path"
+    assert g.title == title
+    assert [p.question for p in g.faq] == [
+        "Who Reports to the Controller?",
+        "Is a Controller the Same As CFO or VP of Finance?",
+        "Why Is a Controller Important?",
+    ]
+    assert g.faq[0].answer.startswith("A controller often oversees the department leads")
+    assert [title, "Who Reports to the Controller?"] in paths(g)
+    assert [title, "Controller vs. Other Financial Roles", "Controller vs. Comptroller"] in paths(g)
+    assert not any("By Will Kenton" in p for p in paths(g))  # a byline is not a heading
+    takeaways = next(s for s in g.sections if s.heading_path[-1] == "Key Takeaways")
+    assert [u.kind for u in takeaways.units] == ["bullet"] * 3
+
+
+def test_university_page_role_titles_are_sections():
+    g = shared(MARKETING)
+    assert g.title == "Digital Marketing"
+    assert ["Digital Marketing", "Digital Broadcast Engineer"] in paths(g)
+    assert ["Digital Marketing", "Social Media Analyst"] in paths(g)
+    engineer = next(s for s in g.sections if s.heading_path[-1] == "Digital Broadcast Engineer")
+    assert engineer.units[0].text.startswith("Digital Broadcast Engineers work primarily")
+
+
+def test_markdown_guide_heading_levels_and_markup():
+    g = shared(DEVOPS)
+    title = "DevOps Engineer"
+    assert g.title == title
+    for path in [
+        [title, "Role Definition & Responsibilities", "Responsibilities"],
+        [title, "Getting Started", "Educational Background"],
+        [title, "Getting Started", "Key Skills Required", "Technical Skills"],
+        [title, "Progression Paths", "Potential Specialization Areas"],
+    ]:
+        assert path in paths(g)
+    degrees = unit_starting(g, "Relevant Degrees:")
+    assert degrees.kind == "bullet"
+    assert degrees.text.startswith("**Relevant Degrees:** Bachelor's degree in Computer Science")
+    assert degrees.plain.startswith("Relevant Degrees: Bachelor's degree in Computer Science")
+    assert not any("**" in u.plain or "\xa0" in u.plain for u in units(g) if u.plain)
+    intro, github = unit_starting(g, "Showcasing Projects:"), unit_starting(g, "GitHub: Host all project code")
+    assert intro.block == github.block
+
+
+def test_markdown_setext_heading_and_inline_markup():
+    text = "Nurse Guide\n===========\n\nOverview\n--------\n\nNurses **care** for [patients](https://x.org).\n"
+    g = parse_guide(text, "nurse.md")
+    assert g.title == "Nurse Guide"
+    [section] = g.sections
+    assert section.heading_path == ["Nurse Guide", "Overview"]
+    [unit] = section.units
+    assert unit.text == "Nurses **care** for [patients](https://x.org)."
+    assert unit.plain == "Nurses care for patients."
+    assert text[unit.char_start : unit.char_end] == unit.text
