@@ -1,12 +1,15 @@
-"""Extractive answers: the 1-3 guide sentences that answer a question, with citations.
+"""Extractive answers: the 1-3 guide units that answer a question, with citations.
 
-The pipeline for one question::
+The answer path is a row of stages, each with a typed input and output::
 
-    clean -> resolve follow-up -> embed -> hybrid retrieve passages
-          -> candidate units -> rerank (cross-encoder) -> pick 1-3 units
-          -> abstain when the best unit does not answer -> Answer
+    clean -> resolve follow-up (evidence) -> embed -> hybrid retrieve passages
+      -> candidates (units with their guide title and heading path)
+      -> features (coach/features.py) -> first-stage model picks what the cross-encoder reads
+      -> cross-encoder -> ranker model -> answerable probability (coach/model.py)
+      -> abstain, or compose 1-3 units (a list introduction brings its items) -> Answer
 
-No text is generated: every quoted sentence is a verbatim slice of a guide.
+No text is generated: every quoted unit is a verbatim slice of a guide. No
+weight or threshold is set here: they come from the fitted answer model.
 """
 
 from __future__ import annotations
@@ -15,50 +18,31 @@ import math
 import re
 import time
 import unicodedata
-from functools import cached_property
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from coach import lexical
-from coach.chunk import unit_context
-from coach.conversation import Turn, resolve, subject_words
+from coach.chunk import heading_text, unit_context
+from coach.conversation import Resolution, Turn, contextual_query, continues, resolve, subject_words
 from coach.embed import Embedder
+from coach.features import (
+    CANDIDATE_FEATURES,
+    QUESTION_FEATURES,
+    asked_types,
+    candidate_row,
+    names,
+    question_row,
+    unknown_words,
+)
 from coach.index import Index
-from coach.records import Answer, AnswerSentence, Citation, Unit
+from coach.model import AnswerModel, load_model
+from coach.records import Answer, AnswerSentence, Citation, Hit, Unit
 from coach.rerank import CrossEncoder
 from coach.retrieve import Candidate, candidate_units, retrieve
 from coach.settings import MAX_QUESTION_CHARS
 
 EMPTY_PROMPT = "Please type a question about the career guide, for example: What does this job pay?"
-# What a question asks for, and what a sentence must contain to answer it:
-# "how much does it cost" wants an amount of money, "how many" a number.
-ANSWER_TYPES: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
-    (
-        "amount",
-        re.compile(
-            r"\bhow much\b.*\b(?:cost|costs|charge|charges|pay|paid|pays|earn|earns|make|makes|salary|salaries|fee|fees|"
-            r"price|spend|worth)\b|\bwhat(?:'s| is| are| does| do)\b.*\b(?:cost|costs|fee|fees|price|tuition)\b",
-            re.I,
-        ),
-        re.compile(r"[$€£¥]|\b(?:USD|EUR|GBP|CAD|AUD|SGD)\b|\bdollars?\b|\bfree\b", re.I),
-    ),
-    (
-        "number",
-        re.compile(r"\bhow many\b", re.I),
-        re.compile(
-            r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozens?|hundreds?|thousands?|several|few)\b",
-            re.I,
-        ),
-    ),
-    (
-        "duration",
-        re.compile(r"\bhow long\b", re.I),
-        re.compile(r"\d|\b(?:years?|months?|weeks?|days?|hours?|one|two|three|four|five|six|several|few)\b", re.I),
-    ),
-]
-# Names in a question: acronyms and capitalised words after the first word.
-ANCHOR_RE = re.compile(r"\b(?:[A-Z]{2,}[A-Za-z0-9-]*|[A-Z][a-z]+[A-Za-z0-9-]*)\b")
 # "what's the next level after that?": a step along an ordered list (career
 # levels, how-to steps) from the item the previous answer quoted.
 NEXT_RE = re.compile(
@@ -66,38 +50,7 @@ NEXT_RE = re.compile(
 )
 PREVIOUS_RE = re.compile(r"\b(?:previous|prior|preceding)\s+(?:level|step|stage|role|position|rung|job)\b", re.I)
 CONTINUATION_RE = re.compile(r"^(This|These|That|Those|They|It|Such|However|But|Also|In addition|As a result)\b")
-
-
-class Thresholds(BaseModel):
-    """Decision thresholds, calibrated on labelled questions (see ``coach eval --sweep``)."""
-
-    # Below this cosine between the question and the closest unit, nothing in
-    # the guide is about the question.
-    dense_floor: float = 0.30
-    # Unknown-term check: how much the match must improve once the words the
-    # guide never uses are removed before the question counts as being about
-    # something else (cross-encoder logits; dense cosine x 40 without it).
-    ablation_gain: float = 2.0
-    ablation_pool: int = 8
-    # Extra sentences: within this margin of the best, and above a floor.
-    rerank_margin: float = 4.0
-    rerank_extra_min: float = -1.0
-    dense_margin: float = 0.03
-    # A follow-up asks for something new: the sentences just quoted rank lower.
-    repeat_penalty: float = 0.1
-    # A question that asks for an amount, number or duration is answered by
-    # one of the best few sentences that contains one, or not at all.
-    answer_type_pool: int = 5
-    # Follow-ups: weight of the share of the follow-up's own words a sentence uses.
-    followup_overlap: float = 0.1
-    # Bonus for a sentence that names everything the question names
-    # ("Australia", "RHIT"), and for one under a heading the question names
-    # ("what are the pros?" -> "Pros"). Cross-encoder logits; dense x 1/40.
-    anchor_bonus: float = 3.0
-    heading_bonus: float = 2.0
-    # Extra sentences stop at this many words in total.
-    max_words: int = 80
-    rerank_pool: int = 24
+LIST_KINDS = ("bullet", "item", "table_row", "fact")
 
 
 def clean_question(text: str) -> str:
@@ -108,7 +61,29 @@ def clean_question(text: str) -> str:
 
 
 def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
+
+
+class Analysis(BaseModel):
+    """Everything one question yields before the decision: what training and the answer path share."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    question: str
+    res: Resolution
+    hits: list[Hit]
+    candidates: list[Candidate]
+    """Best first, by ``scores``."""
+    rows: np.ndarray
+    """Candidate feature rows (``CANDIDATE_FEATURES``), aligned with ``candidates``."""
+    scores: np.ndarray
+    """Ranker log-odds (first-stage log-odds when nothing was reranked)."""
+    qrow: list[float]
+    """Question features (``QUESTION_FEATURES``) for the abstention model."""
+    qrow_first: list[float]
+    """Question features from the first-stage scores (the no-cross-encoder path)."""
+    reranked: bool
+    timings: dict[str, float] = {}
 
 
 class Coach:
@@ -119,77 +94,162 @@ class Coach:
         index: Index,
         embedder: Embedder,
         reranker: CrossEncoder | None = None,
-        thresholds: Thresholds | None = None,
+        model: AnswerModel | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.reranker = reranker if reranker is not None and reranker.available else None
-        self.t = thresholds or Thresholds()
+        self.model = model or load_model()
 
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
         started = time.perf_counter()
-        timings: dict[str, float] = {}
         q = clean_question(question)
         if not re.search(r"\w", q):
             return Answer(question=question, query="", abstained=True, text=EMPTY_PROMPT, latency_ms=0.0)
-        res = resolve(q, history or [])
-
-        stepped = self._step_along(q, res) if res.followup else None
-        if stepped is not None:
-            stepped.latency_ms = round((time.perf_counter() - started) * 1000, 2)
-            return stepped
-
+        history = history or []
+        a = self.analyze(q, history)
+        if a.res.followup:
+            stepped = self._step_along(q, a.res)
+            if stepped is not None:
+                stepped.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+                return stepped
         t0 = time.perf_counter()
-        qvec = self.embedder.encode([res.query])[0]
+        answer = self.decide(a)
+        a.timings["extract"] = (time.perf_counter() - t0) * 1000
+        answer.timings_ms = {k: round(v, 2) for k, v in a.timings.items()}
+        answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        return answer
+
+    # -- evidence -----------------------------------------------------------------
+
+    def analyze(self, q: str, history: list[Turn], full_pool: bool = False) -> Analysis:
+        """Candidates with their features and scores for the cleaned question ``q``.
+
+        ``full_pool`` has the cross-encoder read every candidate (training),
+        instead of the few the first-stage model ranks highest.
+        """
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        subject = subject_words(q)
+        unknown = unknown_words(subject, self.index.knows)
+        ctx = contextual_query(q, history) if history else None
+        texts = [q] + ([ctx] if ctx else [])
+        if unknown:
+            drop = re.compile(r"\b(" + "|".join(re.escape(w) for w in unknown) + r")\b", re.I)
+            texts += [" ".join(drop.sub(" ", t).split()) or "?" for t in texts]
+        vecs = self.embedder.encode(texts)
+        followup = False
+        if ctx:
+            # Evidence, not a word count: does the guide match the question
+            # better with the topic it would continue than alone?
+            alone = self.index.dense_search(vecs[0], 1)
+            joined = self.index.dense_search(vecs[1], 1)
+            followup = continues(q) or (bool(joined) and bool(alone) and joined[0][1] > alone[0][1])
+        res = resolve(q, history, followup)
+        k = 1 if followup else 0
+        qvec = vecs[k]
+        reduced = vecs[len(vecs) // 2 + k] if unknown else None
         timings["embed"] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
         hits = retrieve(self.index, qvec, lexical.tokens(res.query))
         pids = [self.index.position[h.passage.id] for h in hits]
         pscores = [h.score for h in hits]
+        plex = [h.lexical for h in hits]
         focus = {self.index.position[p] for p in res.focus_passages if p in self.index.position}
         for pid in sorted(self._family(focus) - set(pids)):
             pids.append(pid)
             pscores.append(0.0)
-        cands = candidate_units(self.index, qvec, pids, pscores)
+            plex.append(0.0)
+        cands = candidate_units(self.index, qvec, pids, pscores, plex)
         timings["retrieve"] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
-        focus_paths = [self.index.passages[p].section for p in focus]
-        repeated = set(res.already_quoted)
-        own = self._own_words(q, res.query) if res.followup else set()
-        for c in cands:
-            c.score = c.dense + 0.05 * self._focus(c, focus, focus_paths)
-            if own:
-                c.score += self.t.followup_overlap * len(own & set(lexical.tokens(c.context))) / len(own)
-            if (self.index.passages[c.passage].source, c.get(self.index).char_start) in repeated:
-                c.score -= self.t.repeat_penalty
-        anchors = self._anchors(q)
-        qstems = set(lexical.tokens(q))
-        for c in cands:
-            c.score += self._bonus(c, anchors, qstems) / 40
-        cands.sort(key=lambda c: -c.score)
-        best_dense = cands[0].dense if cands else 0.0
-        # Follow-ups are ranked by the dense score and the conversation's focus:
-        # measured on the dev set, the cross-encoder reading the topic and the
-        # follow-up glued together ranked worse (0.55 vs 0.82 follow-up hits).
-        reranked = self.reranker is not None and bool(cands) and not res.followup
+        ctx_q = _QuestionContext(q, res, focus, self.index, qvec)
+        rows = self._rows(cands, ctx_q, logits=None)
+        first = self.model.first.decision(rows, CANDIDATE_FEATURES)
+        order = np.argsort(-first, kind="stable")
+        cands = [cands[i] for i in order]
+        rows, first = rows[order], first[order]
+        gain = self._unknown_gain(cands, qvec, reduced)
+        qnames = names(q)
+        unknown_names = sum(not self.index.knows(n) for n in qnames) / len(qnames) if qnames else 0.0
+        qrow_first = question_row(
+            scores=first, rows=rows, unknown=unknown, subject=subject, unknown_gain=gain,
+            unknown_names=unknown_names, wanted=ctx_q.wanted, followup=followup,
+        ) if cands else []  # fmt: skip
+        scores = first
+        reranked = self.reranker is not None and bool(cands)
         if reranked:
-            pool = cands[: self.t.rerank_pool]
-            for c, s in zip(pool, self.reranker.score(res.query, [c.context for c in pool]), strict=True):
-                c.logit = float(s)
-                c.score = c.logit + self._bonus(c, anchors, qstems)
-            cands = sorted(pool, key=lambda c: -c.score)
+            if not full_pool:
+                cands, rows = cands[: self.model.thresholds.pool], rows[: self.model.thresholds.pool]
+            logits = self.reranker.score(res.query, [c.context for c in cands])
+            for c, lg in zip(cands, logits, strict=True):
+                c.logit = float(lg)
+            rows = self._rows(cands, ctx_q, logits=logits)
+            scores = self.model.ranker.decision(rows, CANDIDATE_FEATURES)
+            order = np.argsort(-scores, kind="stable")
+            cands = [cands[i] for i in order]
+            rows, scores = rows[order], scores[order]
+        for c, s in zip(cands, scores, strict=True):
+            c.score = float(s)
+        qrow = question_row(
+            scores=scores, rows=rows, unknown=unknown, subject=subject, unknown_gain=gain,
+            unknown_names=unknown_names, wanted=ctx_q.wanted, followup=followup,
+        ) if cands else []  # fmt: skip
         timings["rerank"] = (time.perf_counter() - t0) * 1000
+        return Analysis(
+            question=q, res=res, hits=hits, candidates=cands, rows=rows, scores=scores,
+            qrow=qrow, qrow_first=qrow_first, reranked=reranked, timings=timings,
+        )  # fmt: skip
 
-        t0 = time.perf_counter()
-        answer = self._compose(
-            q, res.query if not res.followup else q, res.query, cands, hits, best_dense, reranked, anchors
-        )
-        timings["extract"] = (time.perf_counter() - t0) * 1000
-        answer.timings_ms = {k: round(v, 2) for k, v in timings.items()}
-        answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
-        return answer
+    def _rows(self, cands: list[Candidate], qc: _QuestionContext, logits: np.ndarray | None) -> np.ndarray:
+        if not cands:
+            return np.zeros((0, len(CANDIDATE_FEATURES)))
+        dense_best = max(c.dense for c in cands)
+        logit_best = float(np.max(logits)) if logits is not None else None
+        heads = self.index.heading_vectors
+        out = []
+        for k, c in enumerate(cands):
+            passage = self.index.passages[c.passage]
+            unit = passage.units[c.unit]
+            hsim = float(heads[c.passage].astype(np.float32) @ qc.qvec) if heads is not None else 0.0
+            out.append(
+                candidate_row(
+                    unit_text=unit.text, context=c.context, kind=unit.kind, unit_pos=c.unit,
+                    heading=heading_text(passage), heading_sim=hsim,
+                    after_question_sim=self._after_question(c, qc.qvec), dense=c.dense, dense_best=dense_best,
+                    bm25=c.lexical, passage_rank=c.passage_rank,
+                    logit=float(logits[k]) if logits is not None else None, logit_best=logit_best,
+                    question=qc.q, qstems=qc.qstems, qnames=qc.qnames, wanted=qc.wanted,
+                    focus=self._focus(c, qc.focus, qc.focus_paths),
+                    repeat=(passage.source, unit.char_start) in qc.repeated, followup=qc.res.followup,
+                )
+            )  # fmt: skip
+        return np.asarray(out, dtype=np.float64)
+
+    def _after_question(self, c: Candidate, qvec: np.ndarray) -> float:
+        """Cosine of the question with the guide's own question this unit answers (an FAQ line before it)."""
+        if c.unit == 0:
+            return 0.0
+        prev = self.index.passages[c.passage].units[c.unit - 1]
+        if not prev.text.rstrip().endswith("?"):
+            return 0.0
+        vec = self.index.unit_vectors[self.index.unit_start[c.passage] + c.unit - 1].astype(np.float32)
+        return float(vec @ qvec)
+
+    def _unknown_gain(self, cands: list[Candidate], qvec: np.ndarray, reduced: np.ndarray | None) -> float:
+        """How much closer the best units come once the words the guide never uses are dropped.
+
+        A large gain means the question hinges on something the guide does not
+        mention (a pharmacist's pay rather than this job's pay).
+        """
+        if reduced is None or not cands:
+            return 0.0
+        top = cands[:8]
+        vecs = np.stack([self.index.unit_vectors[self.index.unit_start[c.passage] + c.unit] for c in top])
+        vecs = vecs.astype(np.float32)
+        return float((vecs @ reduced).max() - (vecs @ qvec).max())
 
     def _step_along(self, question: str, res) -> Answer | None:  # noqa: ANN001
         """Answer "the next/previous level" with the heading of the neighbouring item.
@@ -237,52 +297,6 @@ class Coach:
         answer.signals = {"stepped": float(step)}
         return answer
 
-    def _anchors(self, question: str) -> list[str]:
-        """Names the question uses that the guides also use, other than the guide's own title.
-
-        "what do technicians earn in Australia?" -> ["Australia"]; "HIS techs"
-        -> [] (the initials of the title "Health Information Systems ...").
-        """
-        out = []
-        for m in ANCHOR_RE.finditer(question):
-            w = m.group(0)
-            if (m.start() == 0 and not w.isupper()) or w.lower() in lexical.STOPWORDS:
-                continue
-            if w.lower() in self._title_words or w.rstrip("s").upper() in self._title_words:
-                continue
-            if self.index.knows(w):
-                out.append(w)
-        return out
-
-    @cached_property
-    def _title_words(self) -> set[str]:
-        """Words of the guide titles, and acronyms of their capitalised words (HIS, HIST)."""
-        out: set[str] = set()
-        for g in self.index.manifest.guides:
-            words = re.findall(r"[A-Za-z]+", g.title)
-            out |= {w.lower() for w in words}
-            initials = "".join(w[0] for w in words if w[0].isupper())
-            out |= {initials[i:j] for i in range(len(initials)) for j in range(i + 2, len(initials) + 1)}
-        return out
-
-    def _names_all(self, c: Candidate, anchors: list[str]) -> bool:
-        context = c.context.lower()
-        return all(re.search(r"\b" + re.escape(a.lower()), context) for a in anchors)
-
-    def _bonus(self, c: Candidate, anchors: list[str], qstems: set[str]) -> float:
-        """Cross-encoder-scale bonus for naming the question's names or sitting under its heading."""
-        bonus = self.t.anchor_bonus if anchors and self._names_all(c, anchors) else 0.0
-        leaf = set(lexical.tokens(self.index.passages[c.passage].section[-1]))
-        if leaf and len(leaf) <= 4 and leaf <= qstems:
-            bonus += self.t.heading_bonus
-        return bonus
-
-    @staticmethod
-    def _own_words(question: str, query: str) -> set[str]:
-        """Stems a follow-up adds to its topic ("and for a specialist?" -> {"specialist"})."""
-        topic = set(lexical.tokens(query[: len(query) - len(question)]))
-        return {lexical.stem(w) for w in subject_words(question)} - topic
-
     def _family(self, focus: set[int]) -> set[int]:
         """The focus passages and their neighbours in the same subsection."""
         family = set(focus)
@@ -307,94 +321,67 @@ class Coach:
 
     # -- deciding ---------------------------------------------------------------
 
-    def _unknown_words(self, question: str) -> list[str]:
-        """Subject words of the question that the guides never use (everyday words aside)."""
-        return [w for w in subject_words(question) if not self.index.knows(w) and not lexical.is_common(w)]
-
-    def _ablation_gain(self, question: str, query: str, cands: list[Candidate], reranked: bool) -> float:
-        """How much better the guide matches once the words it never uses are removed.
-
-        A large gain means the question hinges on something the guide does not
-        mention (a pharmacy technician's pay rather than this job's pay).
-        """
-        unknown = self._unknown_words(question)
-        if not unknown or not cands:
-            return 0.0
-        pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in unknown) + r")\b", re.I)
-        reduced = " ".join(pattern.sub(" ", query).split())
-        if not re.search(r"\w", reduced):
-            return float("inf")
-        top = cands[: self.t.ablation_pool]
-        if self.reranker is not None:
-            texts = [c.context for c in top]
-            # Reranked candidates already carry the probe's logits; follow-ups
-            # were ranked densely, so score the probe here.
-            with_words = max(c.logit for c in top) if reranked else float(self.reranker.score(query, texts).max())
-            return float(self.reranker.score(reduced, texts).max() - with_words)
-        vec = self.embedder.encode([reduced])[0]
-        gain = max(
-            float(self.index.unit_vectors[self.index.unit_start[c.passage] + c.unit].astype(np.float32) @ vec)
-            for c in top
-        )
-        return (gain - max(c.dense for c in top)) * 40.0
-
-    def _compose(
-        self,
-        question: str,
-        probe: str,
-        query: str,
-        cands: list[Candidate],
-        hits,
-        best_dense: float,
-        reranked: bool,
-        anchors: list[str],
-    ) -> Answer:  # noqa: ANN001
-        suggestions = list(dict.fromkeys(" > ".join(h.passage.section[1:]) or h.passage.title for h in hits))[:3]
-        signals = {"best_dense": round(best_dense, 4)}
-        if not cands or best_dense < self.t.dense_floor:
-            return self._abstain(question, query, suggestions, 0.05, signals)
-        gain = self._ablation_gain(question, probe, cands, reranked)
-        signals["unknown_gain"] = round(min(gain, 99.0), 3)
-        if gain > self.t.ablation_gain:
-            return self._abstain(question, query, suggestions, 0.2, signals)
-        wanted = next((need for _, asks, need in ANSWER_TYPES if asks.search(question)), None)
-        if wanted is not None:
-            typed = [
-                c
-                for c in cands[: self.t.answer_type_pool]
-                if wanted.search(c.get(self.index).text) and self._names_all(c, anchors)
-            ]
-            if not typed:
-                signals["answer_type_missing"] = 1.0
-                return self._abstain(question, query, suggestions, 0.2, signals)
-            cands = typed + [c for c in cands[self.t.answer_type_pool :] if wanted.search(c.get(self.index).text)]
-        best = cands[0]
-        if reranked:
-            margin, floor = self.t.rerank_margin, best.score - self.t.rerank_margin
-            floor = max(floor, self.t.rerank_extra_min)
+    def decide(self, a: Analysis) -> Answer:
+        """Abstain or compose, from the model's probabilities."""
+        suggestions = list(dict.fromkeys(" > ".join(h.passage.section[1:]) or h.passage.title for h in a.hits))[:3]
+        t = self.model.thresholds
+        if not a.candidates:
+            return self._abstain(a.question, a.res.query, suggestions, 0.0, {})
+        if a.reranked:
+            p_answer = float(self.model.answerable.proba(np.asarray([a.qrow]), QUESTION_FEATURES)[0])
+            cutoff = t.abstain_below
         else:
-            margin = self.t.dense_margin
-            floor = best.score - margin
-        chosen = [best]
-        words = len(best.get(self.index).text.split())
-        for c in cands[1:]:
-            if len(chosen) == 3 or c.score < floor:
-                break
-            text = c.get(self.index).text
-            if any(text == x.get(self.index).text for x in chosen):
-                continue
-            if words + len(text.split()) > self.t.max_words:
-                continue
-            chosen.append(c)
-            words += len(text.split())
-        chosen = self._continuation(chosen, words)
-        chosen.sort(key=lambda c: (self.index.passages[c.passage].source, c.get(self.index).char_start))
-        conf = 0.5 + 0.5 * min(1.0, (best_dense - self.t.dense_floor) / 0.3)
-        if reranked:
-            conf = 0.5 * conf + 0.5 * _sigmoid(best.score / 2)
-        answer = self._build(question, query, chosen, conf, suggestions)
+            p_answer = float(self.model.answerable_first.proba(np.asarray([a.qrow_first]), QUESTION_FEATURES)[0])
+            cutoff = t.abstain_below_first
+        signals = {f: round(v, 4) for f, v in zip(QUESTION_FEATURES, a.qrow, strict=True)}
+        signals["p_answer"] = round(p_answer, 4)
+        if p_answer < cutoff:
+            return self._abstain(a.question, a.res.query, suggestions, p_answer, signals)
+        chosen = self._compose(a.candidates)
+        answer = self._build(a.question, a.res.query, chosen, p_answer, suggestions)
         answer.signals = signals
         return answer
+
+    def _compose(self, ranked: list[Candidate]) -> list[Candidate]:
+        """The best unit, then confident extras (or a list introduction's items), within the word budget."""
+        t = self.model.thresholds
+        best = ranked[0]
+        chosen = [best]
+        words = len(best.get(self.index).text.split())
+        items = self._list_items(best)
+        if items:
+            for c in items:
+                n = len(c.get(self.index).text.split())
+                if len(chosen) == 3 or words + n > t.max_words:
+                    break
+                chosen.append(c)
+                words += n
+        else:
+            for c in ranked[1:]:
+                if len(chosen) == 3 or _sigmoid(c.score) < t.extra_min:
+                    break
+                text = c.get(self.index).text
+                n = len(text.split())
+                if any(text == x.get(self.index).text for x in chosen) or words + n > t.max_words:
+                    continue
+                chosen.append(c)
+                words += n
+            chosen = self._continuation(chosen, words)
+        chosen.sort(key=lambda c: (self.index.passages[c.passage].source, c.get(self.index).char_start))
+        return chosen
+
+    def _list_items(self, best: Candidate) -> list[Candidate]:
+        """The items a list introduction ("Key responsibilities include:") leads into."""
+        passage = self.index.passages[best.passage]
+        if not passage.units[best.unit].text.rstrip().endswith(":"):
+            return []
+        out = []
+        for j in range(best.unit + 1, len(passage.units)):
+            unit = passage.units[j]
+            if unit.kind not in LIST_KINDS:
+                break
+            out.append(best.model_copy(update={"unit": j, "context": unit_context(passage, unit)}))
+        return out
 
     def _continuation(self, chosen: list[Candidate], words: int) -> list[Candidate]:
         """Add the next sentence of the best one's paragraph when it visibly continues it."""
@@ -411,7 +398,7 @@ class Coach:
             return chosen
         if any(c.passage == best.passage and c.unit == nxt for c in chosen):
             return chosen
-        if words + len(unit.text.split()) > self.t.max_words:
+        if words + len(unit.text.split()) > self.model.thresholds.max_words:
             return chosen
         extra = best.model_copy(update={"unit": nxt, "score": best.score})
         return [*chosen, extra]
@@ -491,3 +478,18 @@ def history_turn(answer: Answer) -> Turn:
         quoted=[(c.source, s.char_start) for s in answer.sentences for c in answer.citations if c.marker == s.citation],
         abstained=answer.abstained,
     )
+
+
+class _QuestionContext:
+    """What every candidate row of one question shares."""
+
+    def __init__(self, q: str, res: Resolution, focus: set[int], index: Index, qvec: np.ndarray) -> None:
+        self.q = q
+        self.res = res
+        self.qvec = qvec
+        self.focus = focus
+        self.focus_paths = [index.passages[p].section for p in focus]
+        self.repeated = set(res.already_quoted)
+        self.qstems = set(lexical.tokens(res.query))
+        self.qnames = names(q)
+        self.wanted = asked_types(res.query if res.followup else q)

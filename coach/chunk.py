@@ -79,14 +79,25 @@ def chunk_guide(guide: Guide, settings: ChunkSettings | None = None) -> list[Pas
 
 
 def unit_context(passage: Passage, unit: Unit) -> str:
-    """How a unit is shown to the embedder and reranker: its headings, then its text.
+    """How a unit is shown to the embedder and reranker: guide title, headings, then its text.
 
     A table row is spelled out with its column names ("Level: ...; US Median: ...").
-    The title (the guide's name) is left out: it is the same for every unit.
+    Markup is left out (``Unit.plain``). The guide title names the career, so a
+    unit is read as being about this job, not any job.
     """
     if unit.kind == "table_row" and unit.columns and unit.cells:
         body = "; ".join(f"{c}: {v}" for c, v in zip(unit.columns, unit.cells, strict=False))
     else:
-        body = " ".join(unit.text.split())
-    path = " > ".join(passage.section[1:])
-    return f"{path}: {body}" if path else body
+        body = " ".join(unit_plain(unit).split())
+    path = " > ".join([passage.title, *passage.section[1:]])
+    return f"{path}: {body}"
+
+
+def unit_plain(unit: Unit) -> str:
+    """The unit's text without markup, when the parser recorded one."""
+    return getattr(unit, "plain", None) or unit.text
+
+
+def heading_text(passage: Passage) -> str:
+    """The heading a passage sits directly under (the guide title for a passage before any heading)."""
+    return " ".join((passage.section[-1] if passage.section else passage.title).split())

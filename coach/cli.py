@@ -1,4 +1,4 @@
-"""Command line: build-index, search, ask, chat, batch, eval, bench.
+"""Command line: build-index, search, ask, chat, batch, eval, train, bench.
 
 Heavy libraries (torch, faiss, onnxruntime) are imported inside the commands
 that need them, so ``--help`` answers at once. Errors are one sentence on
@@ -182,45 +182,119 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _guide_sets(args: argparse.Namespace) -> list:  # noqa: ANN202
+    """Guide sets from --sets and from QUESTIONS=GUIDE arguments."""
+    from coach.evaluate import GuideSet, load_sets
+
+    sets = []
+    if args.sets:
+        found, missing = load_sets(Path(args.sets))
+        for m in missing:
+            print(f"warning: skipped {m}", file=sys.stderr)
+        sets += found
+    for arg in args.files:
+        questions, _, guide = arg.partition("=")
+        if guide:
+            for p in (questions, guide):
+                if not Path(p).is_file():
+                    raise CoachError(f"The file {p} does not exist.", "Pass QUESTIONS.jsonl=GUIDE.txt with real paths.")
+            sets.append(GuideSet(name=Path(guide).stem, guide=Path(guide), questions=[Path(questions)]))
+    return sets
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     _quiet_libraries()
+    from coach.evaluate import format_report
+
+    if args.cv and not args.sets:
+        raise CoachError("--cv needs labelled guides to fit on.", "Add --sets eval/sets.json.")
+    sets = _guide_sets(args)
+    plain = [f for f in args.files if "=" not in f]
+    if sets:
+        from coach.experiment import Workbench, evaluate_sets
+        from coach.model import load_model
+
+        settings = _settings(args)
+        wb = Workbench(sets, Path(args.cache), settings, _log)
+        model = None if args.cv else load_model(args.model)
+        runs, pooled = evaluate_sets(wb, model, cv=args.cv)
+        if args.json:
+            print(json.dumps({"guides": {r.name: r.report.model_dump() for r in runs}, "pooled": pooled.model_dump()}))
+            return 0
+        print(f"reranker: {'on' if wb.reranker else 'off'}; "
+              f"{'leave-one-guide-out: each guide answered by a model fitted without it' if args.cv else 'model: ' + (args.model or 'shipped')}")  # fmt: skip
+        print(format_table(runs, pooled))
+        if args.failures:
+            for r in runs:
+                print(f"\n## {r.name}")
+                print(format_report(r.report, failures=True))
+        return 0
+    if not plain:
+        raise CoachError(
+            "No questions to evaluate.", "Pass a JSONL file, QUESTIONS=GUIDE pairs, or --sets eval/sets.json."
+        )
     from coach.corpus import read_source
-    from coach.evaluate import format_report, read_conversations, run_conversation, score
+    from coach.evaluate import read_conversations, run_conversation, score
     from coach.service import open_coach
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise CoachError(
-            f"The eval file {path} does not exist.", "Pass a JSON Lines file like ../shared/eval/dev.jsonl."
-        )
     settings = _settings(args)
     coach = open_coach(settings, _progress_bar())
-    if args.sweep:
-        from coach.answer import Thresholds
-
-        coach.t = Thresholds(dense_floor=-1.0, ablation_gain=float("inf"))
-    convs = []
-    for _, conv in read_conversations(path):
-        if isinstance(conv, str):
-            print(f"error: {conv}", file=sys.stderr)
+    for name in plain:
+        path = Path(name)
+        if not path.is_file():
+            raise CoachError(
+                f"The eval file {path} does not exist.", "Pass a JSON Lines file like ../shared/eval/dev.jsonl."
+            )
+        convs = []
+        for _, conv in read_conversations(path):
+            if isinstance(conv, str):
+                print(f"error: {conv}", file=sys.stderr)
+            else:
+                convs.append(conv)
+        results = [run_conversation(coach, c) for c in convs]
+        sources = {g.source: read_source(settings.corpus_dir, g.source) for g in coach.index.manifest.guides}
+        report = score(convs, results, sources)
+        if args.json:
+            print(report.model_dump_json(indent=2))
         else:
-            convs.append(conv)
-    results = [run_conversation(coach, c) for c in convs]
-    sources = {g.source: read_source(settings.corpus_dir, g.source) for g in coach.index.manifest.guides}
-    if args.sweep:
-        from coach.evaluate import format_sweep, sweep
+            print(f"{path} (reranker: {'on' if coach.reranker else 'off'})")
+            print(format_report(report, failures=args.failures))
+    return 0
 
-        floors = [0.0, 0.2, 0.25, 0.28, 0.3, 0.32, 0.35, 0.4]
-        gains = [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 99.0] if coach.reranker else [1.0, 2.0, 3.0, 4.0, 99.0]
-        rows = sweep(convs, results, floors, gains)
-        print(json.dumps([r.model_dump() for r in rows], indent=2) if args.json else format_sweep(rows))
-        return 0
-    report = score(convs, results, sources)
-    if args.json:
-        print(report.model_dump_json(indent=2))
-    else:
-        print(f"reranker: {'on' if coach.reranker else 'off'}")
-        print(format_report(report, failures=args.failures))
+
+def format_table(runs: list, pooled) -> str:  # noqa: ANN001
+    head = f"{'guide':<40} {'single':>7} {'follow':>7} {'oos abst':>9} {'false ab':>9} {'integr':>7} {'words':>6} {'p50 ms':>7} {'p95 ms':>7}"
+    lines = [head]
+    for name, r in [*((x.name, x.report) for x in runs), ("POOLED", pooled)]:
+        lines.append(
+            f"{name:<40} {r.single_hit:>7.3f} {r.followup_hit:>7.3f} {r.oos_abstention:>9.3f} {r.false_abstention:>9.3f}"
+            f" {r.citation_integrity:>7.3f} {r.median_answer_words:>6.1f} {r.latency_p50_ms:>7.1f} {r.latency_p95_ms:>7.1f}"
+        )
+    return "\n".join(lines)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    _quiet_libraries()
+    from coach.experiment import Workbench, train
+    from coach.train import write_model
+
+    sets = _guide_sets(args)
+    if not sets:
+        raise CoachError(
+            "No labelled guides were found to train on.",
+            "Pass --sets eval/sets.json (with ../shared beside the project).",
+        )
+    wb = Workbench(sets, Path(args.cache), _settings(args), _log)
+    model = train(wb)
+    out = Path(args.out)
+    write_model(model, out)
+    print(
+        f"Wrote {out}: fitted on {len(sets)} guides; out-of-guide replay {model.report}; thresholds {model.thresholds.model_dump()}"
+    )
     return 0
 
 
@@ -265,12 +339,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.set_defaults(func=cmd_batch)
 
-    p = sub.add_parser("eval", parents=[common, rerank], help="score answers against expected strings in a JSONL file")
-    p.add_argument("file")
+    sets = argparse.ArgumentParser(add_help=False)
+    sets.add_argument(
+        "--sets", default=None, help="labelled guides, e.g. eval/sets.json (each guide gets its own index)"
+    )
+    sets.add_argument("--cache", default=".cache/eval", help="where per-guide indexes are kept (default .cache/eval)")
+    p = sub.add_parser(
+        "eval", parents=[common, rerank, sets], help="score answers against expected strings, per guide and pooled"
+    )
+    p.add_argument("files", nargs="*", help="QUESTIONS.jsonl (asked of --corpus) or QUESTIONS.jsonl=GUIDE.txt pairs")
+    p.add_argument(
+        "--cv", action="store_true", help="leave-one-guide-out: answer each guide with a model fitted without it"
+    )
+    p.add_argument("--model", default=None, help="answer model file (default: the shipped coach/answer_model.json)")
     p.add_argument("--failures", action="store_true", help="list every wrong turn")
-    p.add_argument("--sweep", action="store_true", help="print the abstention trade-off over threshold pairs")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("train", parents=[common, sets], help="fit the answer model on labelled guides")
+    p.add_argument("files", nargs="*", help="more QUESTIONS.jsonl=GUIDE.txt pairs")
+    p.add_argument("--out", default=str(Path(__file__).with_name("answer_model.json")), help="model file to write")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("bench", parents=[common], help="measure latency, build time, memory and growth")
     p.add_argument("--json", action="store_true", help="print JSON")

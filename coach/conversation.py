@@ -2,9 +2,11 @@
 
 A follow-up ("and after 10 years?", "is it fast paced?", "who offers that
 one?") is searched together with the question that set the topic, and the
-passages the previous answer quoted stay in view. A question that brings its
-own subject ("what are my odds in the H-1B lottery?") starts a new topic and
-is not dragged back to the old one.
+passages the previous answer quoted stay in view. Whether a question is one is
+decided from evidence: it opens by leaning back ("and ...", "what about ..."),
+or the guide matches it better read with the topic than alone. A question
+that brings its own subject ("What is HIPAA?", a starter question clicked
+after another topic) finds the guide better alone and starts a new topic.
 """
 
 from __future__ import annotations
@@ -15,10 +17,6 @@ from pydantic import BaseModel
 
 from coach import lexical
 
-ANAPHORA = {
-    "it", "its", "that", "those", "these", "they", "them", "their", "theirs", "there", "this",
-    "he", "she", "him", "her", "his", "such", "one", "ones", "then", "same",
-}  # fmt: skip
 OPENERS_RE = re.compile(
     r"^\s*(and|but|so|also|then|ok|okay|what about|how about|and what about|what if|same for|"
     r"how long (?:does|would|will) (?:it|that)|why(?: is)? that)\b",
@@ -30,7 +28,6 @@ GENERIC = {
     "lot", "bad", "next", "after", "before", "level", "kind", "thing", "things", "work", "get",
     "make", "take", "go", "say", "too", "else", "actually", "really", "usually", "typically",
 }  # fmt: skip
-EXISTENTIAL_THERE_RE = re.compile(r"\b(?:are|is|was|were)\s+there\b|\bthere\s+(?:are|is|was|were)\b", re.I)
 
 
 class Turn(BaseModel):
@@ -55,32 +52,40 @@ class Resolution(BaseModel):
     """Sentences the previous answer quoted: a follow-up asks for something new."""
 
 
-def _has_anaphora(question: str) -> bool:
-    q = EXISTENTIAL_THERE_RE.sub(" ", question)
-    return any(w in ANAPHORA for w in lexical.words(q))
-
-
 def subject_words(question: str) -> list[str]:
     """Content words that could name a topic on their own."""
     return [w for w in lexical.words(question) if w not in lexical.STOPWORDS and w not in GENERIC]
 
 
-def is_followup(question: str) -> bool:
-    """Does this question need the conversation to be understood?"""
-    if OPENERS_RE.match(question):
-        return True
-    subject = subject_words(question)
-    if _has_anaphora(question) and len(subject) <= 4:
-        return True
-    return len(subject) <= 1
+def continues(question: str) -> bool:
+    """Does the question open by leaning on what came before ("and ...", "what about ...")?"""
+    return bool(OPENERS_RE.match(question))
 
 
-def resolve(question: str, history: list[Turn]) -> Resolution:
-    """The query to search for ``question`` given the earlier turns (oldest first)."""
-    if not history or not is_followup(question):
+def topic_of(history: list[Turn]) -> Turn:
+    """The turn that set the current topic: the latest question that stood on its own."""
+    return next((t for t in reversed(history) if t.standalone), history[0])
+
+
+def contextual_query(question: str, history: list[Turn]) -> str:
+    """The question read with the topic it continues: the topic question, then the follow-up."""
+    return f"{topic_of(history).question} {question}"
+
+
+def resolve(question: str, history: list[Turn], followup: bool) -> Resolution:
+    """The query to search for ``question``, once the caller has weighed whether it is a follow-up.
+
+    The evidence (does the question alone find the guide as well as it does
+    with the topic? does it open with "and ..."?) is gathered by the caller,
+    which has the embedder; see ``Coach._resolve``.
+    """
+    if not history or not followup:
         return Resolution(query=question, followup=False)
-    topic = next((t for t in reversed(history) if t.standalone), history[0])
     previous = history[-1]
-    query = f"{topic.question} {question}"
     focus = [] if previous.abstained else previous.passage_ids
-    return Resolution(query=query, followup=True, focus_passages=focus, already_quoted=previous.quoted)
+    return Resolution(
+        query=contextual_query(question, history),
+        followup=True,
+        focus_passages=focus,
+        already_quoted=previous.quoted,
+    )

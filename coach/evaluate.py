@@ -18,7 +18,9 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from coach.answer import Coach, history_turn
+from coach.errors import CoachError
 from coach.records import Answer
+from coach.settings import Settings
 
 
 class EvalTurn(BaseModel):
@@ -31,6 +33,57 @@ class Conversation(BaseModel):
     id: str | int
     kind: str = "single"
     turns: list[EvalTurn]
+
+
+class GuideSet(BaseModel):
+    """One guide with the labelled conversations asked about it."""
+
+    name: str
+    guide: Path
+    questions: list[Path]
+
+    def conversations(self) -> list[Conversation]:
+        out = []
+        for path in self.questions:
+            for _, conv in read_conversations(path):
+                if isinstance(conv, str):
+                    raise CoachError(f"{path}: {conv}", "Fix that line of the question file.")
+                out.append(conv)
+        return out
+
+
+def load_sets(path: Path) -> tuple[list[GuideSet], list[str]]:
+    """The guide sets listed in a JSON file (paths relative to it); missing files are reported, not fatal."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CoachError(f"The sets file {path} does not exist.", "Give the path of a sets file.") from exc
+    except json.JSONDecodeError as exc:
+        raise CoachError(f"The sets file {path} is not valid JSON ({exc.msg}).", "Fix the file.") from exc
+    base = path.resolve().parent
+    sets, missing = [], []
+    for entry in data.get("guides", []):
+        gs = GuideSet(name=entry["name"], guide=base / entry["guide"], questions=[base / q for q in entry["questions"]])
+        absent = [str(p) for p in [gs.guide, *gs.questions] if not p.is_file()]
+        if absent:
+            missing.append(f"{gs.name}: {', '.join(absent)} not found")
+        else:
+            sets.append(gs)
+    return sets, missing
+
+
+def guide_index_settings(gs: GuideSet, cache: Path, base: Settings) -> Settings:
+    """Settings for an index of this guide alone, kept under ``cache`` and rebuilt when the guide changes."""
+    folder = cache / gs.name
+    corpus = folder / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    target = corpus / gs.guide.name
+    text = gs.guide.read_bytes()
+    if not target.exists() or target.read_bytes() != text:
+        for old in corpus.iterdir():
+            old.unlink()
+        target.write_bytes(text)
+    return base.model_copy(update={"corpus_dir": corpus, "index_dir": folder / "index"})
 
 
 class BatchResult(BaseModel):
@@ -90,8 +143,12 @@ def run_conversation(coach: Coach, conv: Conversation) -> BatchResult:
     return BatchResult(id=conv.id, answers=answers)
 
 
+QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
 def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
+    """Lowercase, curly quotes straightened, whitespace collapsed (as the question sets' checker does)."""
+    return " ".join(text.translate(QUOTES).lower().split())
 
 
 def turn_correct(answer: Answer, turn: EvalTurn) -> bool:
@@ -192,62 +249,4 @@ def format_report(report: EvalReport, failures: bool = False) -> str:
                 f"  want:   {want}",
                 f"  got:    {f.answer}",
             ]
-    return "\n".join(lines)
-
-
-class SweepRow(BaseModel):
-    dense_floor: float
-    unknown_gain: float
-    inscope_hit: float
-    false_abstention: float
-    oos_abstention: float
-    abstain_precision: float
-    """Of the questions abstained on, the share that should have been."""
-
-
-def sweep(
-    convs: list[Conversation], results: list[BatchResult], floors: list[float], gains: list[float]
-) -> list[SweepRow]:
-    """Abstention trade-off from one run made with abstention switched off.
-
-    Each answer carries its ``signals``; for every threshold pair the decision
-    is replayed, and an answered turn is scored with the answer it would give.
-    """
-    turns = [(t, a) for c, r in zip(convs, results, strict=True) for t, a in zip(c.turns, r.answers, strict=True)]
-    rows = []
-    for floor in floors:
-        for gain in gains:
-            inscope = hits = false_abst = oos = oos_abst = abst = abst_right = 0
-            for turn, ans in turns:
-                s = ans.signals
-                abstain = ans.abstained or s.get("best_dense", 0.0) < floor or s.get("unknown_gain", 0.0) > gain
-                abst += abstain
-                if turn.abstain:
-                    oos += 1
-                    oos_abst += abstain
-                    abst_right += abstain
-                else:
-                    inscope += 1
-                    false_abst += abstain
-                    hits += (not abstain) and turn_correct(ans, turn)
-            rows.append(
-                SweepRow(
-                    dense_floor=floor,
-                    unknown_gain=gain,
-                    inscope_hit=round(hits / max(inscope, 1), 3),
-                    false_abstention=round(false_abst / max(inscope, 1), 3),
-                    oos_abstention=round(oos_abst / max(oos, 1), 3),
-                    abstain_precision=round(abst_right / abst, 3) if abst else 1.0,
-                )
-            )
-    return rows
-
-
-def format_sweep(rows: list[SweepRow]) -> str:
-    lines = ["dense_floor  unknown_gain  in-scope hit  false abst.  oos abst.  abst. precision"]
-    for r in rows:
-        lines.append(
-            f"{r.dense_floor:>11.2f}  {r.unknown_gain:>12.1f}  {r.inscope_hit:>12.3f}  {r.false_abstention:>11.3f}"
-            f"  {r.oos_abstention:>9.3f}  {r.abstain_precision:>15.3f}"
-        )
     return "\n".join(lines)

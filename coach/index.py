@@ -6,6 +6,7 @@ An index is a folder with fixed file names::
     passages.jsonl   the passages with their units and offsets
     dense.faiss      FAISS index of passage vectors (inner product on unit vectors)
     units.npy        float16 vectors of every unit (for sentence ranking)
+    headings.npy     float16 vector of each passage's own heading (question-to-heading match)
     bm25/            bm25s lexical index of the passages
     words.txt        every word form used in the guides (for the unknown-word check)
 
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from coach import lexical
-from coach.chunk import chunk_guide, unit_context
+from coach.chunk import chunk_guide, heading_text, unit_context
 from coach.corpus import fingerprint, scan_corpus
 from coach.embed import Embedder
 from coach.errors import CoachError, CorruptIndexError, IndexMissingError, StaleIndexError
@@ -37,7 +38,7 @@ from coach.parse import parse_guide
 from coach.records import GuideRecord, Manifest, Passage
 from coach.settings import Settings
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 HNSW_THRESHOLD = 500_000
 """Passage count from which an HNSW graph replaces exact search. Measured (coach bench):
 exact search stays within the latency budget at 100,000 passages, while HNSW (M=32,
@@ -47,6 +48,19 @@ REBUILD_HINT = "Run: python -m coach build-index (or make run, which rebuilds it
 Progress = Callable[[str, int, int], None]
 INFLECTIONS = [("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"),
                ("er", ""), ("er", "e"), ("est", ""), ("ly", ""), ("'s", "")]  # fmt: skip
+
+
+def pipeline_id() -> str:
+    """A hash of the code that turns guides into passages and unit contexts."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in ("parse.py", "blocks.py", "plaintext.py", "markdown.py", "sentences.py", "chunk.py"):
+        f = here / name
+        if f.is_file():
+            digest.update(f.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _noop(phase: str, done: int, total: int) -> None:
@@ -84,12 +98,20 @@ class Index:
     """A loaded index: passages, dense vectors, unit vectors and BM25."""
 
     def __init__(
-        self, manifest: Manifest, passages: list[Passage], dense, units: np.ndarray, bm25, words: list[str]
-    ) -> None:  # noqa: ANN001
+        self,
+        manifest: Manifest,
+        passages: list[Passage],
+        dense,  # noqa: ANN001
+        units: np.ndarray,
+        bm25,  # noqa: ANN001
+        words: list[str],
+        headings: np.ndarray | None = None,
+    ) -> None:
         self.manifest = manifest
         self.passages = passages
         self.dense = dense
         self.unit_vectors = units
+        self.heading_vectors = headings
         self.bm25 = bm25
         self.position = {p.id: i for i, p in enumerate(passages)}
         self.unit_start: list[int] = []
@@ -165,6 +187,12 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _no
         [p.embed_text for p in passages], settings.batch_size, lambda d, t: progress("embed", d, total)
     )
     uvecs = embedder.encode(unit_texts, settings.batch_size, lambda d, t: progress("embed", len(passages) + d, total))
+    # Each passage's own heading, embedded once per distinct text: a guide's
+    # FAQ question or a heading like "Salary" is matched against the question.
+    heads = sorted({heading_text(p) for p in passages})
+    hvecs = embedder.encode(heads, settings.batch_size)
+    row = {h: k for k, h in enumerate(heads)}
+    headvecs = hvecs[[row[heading_text(p)] for p in passages]]
     words = sorted({w for gf in scan.guides for w in lexical.words(gf.text)})
     dense, index_type = make_faiss_index(pvecs)
     bm25 = bm25s.BM25()
@@ -177,6 +205,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _no
         normalized=True,
         index_type=index_type,
         chunking=settings.chunk.model_dump(),
+        pipeline=pipeline_id(),
         guides=records,
         skipped=[w for w in scan.warnings],
         passage_count=len(passages),
@@ -185,12 +214,14 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _no
         build_seconds=round(time.perf_counter() - started, 2),
         libraries=_versions(),
     )
-    _save(settings.index_dir, manifest, files, passages, dense, uvecs, bm25, words)
+    _save(settings.index_dir, manifest, files, passages, dense, uvecs, bm25, words, headvecs)
     progress("save", 1, 1)
     return manifest, scan.warnings
 
 
-def _save(index_dir: Path, manifest: Manifest, files: dict[str, str], passages, dense, uvecs, bm25, words) -> None:  # noqa: ANN001
+def _save(
+    index_dir: Path, manifest: Manifest, files: dict[str, str], passages, dense, uvecs, bm25, words, headvecs
+) -> None:  # noqa: ANN001
     import faiss
 
     index_dir = index_dir.resolve()
@@ -204,6 +235,7 @@ def _save(index_dir: Path, manifest: Manifest, files: dict[str, str], passages, 
                 f.write(p.model_dump_json() + "\n")
         faiss.write_index(dense, str(tmp / "dense.faiss"))
         np.save(tmp / "units.npy", uvecs.astype(np.float16))
+        np.save(tmp / "headings.npy", headvecs.astype(np.float16))
         bm25.save(str(tmp / "bm25"), show_progress=False)
         (tmp / "words.txt").write_text("\n".join(words), encoding="utf-8")
         data = manifest.model_dump(mode="json")
@@ -254,6 +286,8 @@ def stale_reasons(index_dir: Path, corpus_dir: Path, model_id: str) -> list[str]
             reasons.append(f"{src} changed")
     if manifest.model != model_id:
         reasons.append(f"the model changed ({manifest.model} -> {model_id})")
+    if manifest.pipeline != pipeline_id():
+        reasons.append("the parsing code changed")
     return reasons
 
 
@@ -273,6 +307,7 @@ def load_index(settings: Settings, model_id: str, check: bool = True) -> Index:
             passages = [Passage.model_validate_json(line) for line in f if line.strip()]
         dense = faiss.read_index(str(index_dir / "dense.faiss"))
         units = np.load(index_dir / "units.npy", allow_pickle=False)
+        headings = np.load(index_dir / "headings.npy", allow_pickle=False)
         bm25 = bm25s.BM25.load(str(index_dir / "bm25"), show_progress=False)
         words = (index_dir / "words.txt").read_text(encoding="utf-8").split("\n")
     except Exception as exc:  # any read failure means the files are damaged
@@ -282,6 +317,7 @@ def load_index(settings: Settings, model_id: str, check: bool = True) -> Index:
         or dense.ntotal != manifest.passage_count
         or dense.d != manifest.dimension
         or units.shape != (manifest.unit_count, manifest.dimension)
+        or headings.shape != (manifest.passage_count, manifest.dimension)
     ):
         raise CorruptIndexError(f"The index in {index_dir} is inconsistent with its manifest.", REBUILD_HINT)
-    return Index(manifest, passages, dense, units, bm25, words)
+    return Index(manifest, passages, dense, units, bm25, words, headings)

@@ -41,15 +41,3 @@ def stem(word: str) -> str:
 def tokens(text: str) -> list[str]:
     """Stemmed content words: what BM25 indexes and matches."""
     return [stem(w) for w in words(text) if w not in STOPWORDS]
-
-
-COMMON_ZIPF = 5.0
-"""Words at least this frequent in English (Zipf scale: "day" 5.9, "deal" 5.3,
-"nurse" 4.4, "pharmacy" 3.9) say how a question is asked, not what it is about."""
-
-
-def is_common(word: str) -> bool:
-    """True for everyday English words (frequency list shipped in the wordfreq package)."""
-    from wordfreq import zipf_frequency
-
-    return zipf_frequency(word, "en") >= COMMON_ZIPF

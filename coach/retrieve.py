@@ -24,6 +24,10 @@ class Candidate(BaseModel):
     context: str
     dense: float
     passage_score: float
+    passage_rank: int = 0
+    """Rank of its passage among the retrieved ones (0 = best)."""
+    lexical: float = 0.0
+    """BM25 score of its passage, relative to the best retrieved passage."""
     logit: float | None = None
     """Cross-encoder logit, when reranked."""
     score: float = 0.0
@@ -63,11 +67,20 @@ def retrieve(index: Index, qvec: np.ndarray, qtokens: list[str], k: int = 8, poo
 
 
 def candidate_units(
-    index: Index, qvec: np.ndarray, passage_ids: list[int], passage_scores: list[float]
+    index: Index,
+    qvec: np.ndarray,
+    passage_ids: list[int],
+    passage_scores: list[float],
+    lexical: list[float] | None = None,
 ) -> list[Candidate]:
-    """Every quotable unit of the given passages, with its cosine to the query."""
+    """Every quotable unit of the given passages, with its cosine to the query.
+
+    ``passage_ids`` are in retrieval order; ``lexical`` gives each passage's BM25 score.
+    """
     out: list[Candidate] = []
-    for pid, pscore in zip(passage_ids, passage_scores, strict=True):
+    lexical = lexical or [0.0] * len(passage_ids)
+    top_lex = max(lexical, default=0.0) or 1.0
+    for rank, (pid, pscore) in enumerate(zip(passage_ids, passage_scores, strict=True)):
         passage = index.passages[pid]
         base = index.unit_start[pid]
         for j, unit in enumerate(passage.units):
@@ -81,6 +94,8 @@ def candidate_units(
                     context=unit_context(passage, unit),
                     dense=float(vec @ qvec),
                     passage_score=pscore,
+                    passage_rank=rank,
+                    lexical=lexical[rank] / top_lex,
                 )
             )
     return out

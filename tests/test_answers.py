@@ -10,19 +10,11 @@ from pathlib import Path
 import pytest
 
 from coach.answer import EMPTY_PROMPT, history_turn
-from coach.conversation import Turn, is_followup, resolve
+from coach.conversation import Turn, continues, resolve
 from coach.evaluate import integrity_ok, read_conversations, run_conversation
 from tests.conftest import ROOT, SEED
 
 DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
-
-
-def test_followup_detection():
-    assert is_followup("is it fast paced?")
-    assert is_followup("and after 10 years?")
-    assert is_followup("what about once I'm senior?")
-    assert not is_followup("what are my odds in the H-1B lottery?")
-    assert not is_followup("What does RHIT stand for?")
 
 
 def test_followup_resolution_uses_the_topic_question():
@@ -34,10 +26,16 @@ def test_followup_resolution_uses_the_topic_question():
             passage_ids=["p1"],
         )
     ]
-    res = resolve("is it fast paced?", history)
+    res = resolve("is it fast paced?", history, followup=True)
     assert res.followup and "workplace culture" in res.query and res.focus_passages == ["p1"]
-    new = resolve("How do visas work for technicians moving abroad?", history)
+    new = resolve("How do visas work for technicians moving abroad?", history, followup=False)
     assert not new.followup and new.query == "How do visas work for technicians moving abroad?"
+
+
+def test_openers_lean_back():
+    assert continues("and after 10 years?")
+    assert continues("what about once I'm senior?")
+    assert not continues("What is HIPAA?")
 
 
 @pytest.mark.slow
@@ -91,6 +89,32 @@ def test_followup_stays_on_topic(real_coach):
     second = real_coach.ask("is it fast paced?", [history_turn(first)])
     assert "The pace can be fast" in second.text
     assert "workplace culture" in second.query
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "starter",
+    ["What is HIPAA?", "Which databases should I learn?", "What certifications should I get?"],
+)
+def test_a_new_topic_after_a_conversation_is_not_a_followup(real_coach, starter):
+    first = real_coach.ask("what's the workplace culture like?")
+    second = real_coach.ask("is it fast paced?", [history_turn(first)])
+    third = real_coach.ask(starter, [history_turn(first), history_turn(second)])
+    assert third.query == starter
+    assert third.text == real_coach.ask(starter).text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "q, quote",
+    [
+        ("How much do these techs make?", "$47,190"),
+        ("Which databases should I learn?", "MySQL"),
+    ],
+)
+def test_common_questions_quote_the_right_sentence(real_coach, q, quote):
+    a = real_coach.ask(q)
+    assert not a.abstained and quote in a.text
 
 
 @pytest.mark.slow
@@ -201,31 +225,6 @@ def test_unknown_words_are_surface_forms_not_stems(real_coach):
     assert index.knows("nursing") and not index.knows("nurse")  # "nursing homes" is not about nurses
     assert index.knows("paced") and index.knows("harder") and index.knows("certs")
     assert not index.knows("pharmacy")
-
-
-def test_sweep_replays_thresholds():
-    from coach.evaluate import BatchResult, Conversation, sweep
-    from coach.records import Answer
-
-    convs = [
-        Conversation(id="a", turns=[{"q": "pay?", "expect_any": ["$1"]}]),
-        Conversation(id="b", turns=[{"q": "weather?", "abstain": True}]),
-    ]
-    results = [
-        BatchResult(
-            id="a",
-            answers=[
-                Answer(question="pay?", query="pay?", abstained=False, text="It is $1.", signals={"best_dense": 0.5})
-            ],
-        ),
-        BatchResult(
-            id="b", answers=[Answer(question="w", query="w", abstained=False, text="x", signals={"best_dense": 0.2})]
-        ),
-    ]
-    rows = {(r.dense_floor, r.unknown_gain): r for r in sweep(convs, results, [0.1, 0.3, 0.6], [99.0])}
-    assert rows[(0.1, 99.0)].inscope_hit == 1.0 and rows[(0.1, 99.0)].oos_abstention == 0.0
-    assert rows[(0.3, 99.0)].inscope_hit == 1.0 and rows[(0.3, 99.0)].oos_abstention == 1.0
-    assert rows[(0.6, 99.0)].false_abstention == 1.0
 
 
 @pytest.mark.slow

@@ -65,6 +65,10 @@ def render(message: dict, n: int) -> None:
                         st.rerun()
         else:
             st.markdown(" ".join(f"{safe(s.text)} **[{s.citation}]**" for s in answer.sentences))
+            for s in answer.sentences:
+                if s.kind == "table_row" and s.columns and s.cells:
+                    # The quote stays verbatim above; the row is read with its column names here.
+                    st.caption(" · ".join(f"{safe(c)}: {safe(v)}" for c, v in zip(s.columns, s.cells, strict=False)))
             for c in answer.citations:
                 with st.expander(f"[{c.marker}] {' › '.join(c.section[1:]) or c.title}"):
                     citation_view(answer, c.marker)

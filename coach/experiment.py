@@ -1,0 +1,118 @@
+"""Runs over labelled guides: ``coach train`` and ``coach eval --sets [--cv]``.
+
+Each guide gets an index of its own (kept under a cache folder and rebuilt
+when the guide changes), so a question is only ever answered from its guide.
+One embedder and one cross-encoder serve every guide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from coach.answer import Coach
+from coach.corpus import read_source
+from coach.embed import SentenceTransformerEmbedder
+from coach.evaluate import (
+    BatchResult,
+    Conversation,
+    EvalReport,
+    GuideSet,
+    guide_index_settings,
+    run_conversation,
+    score,
+)
+from coach.model import AnswerModel
+from coach.rerank import CrossEncoder
+from coach.service import ensure_index
+from coach.settings import Settings
+from coach.train import TurnData, bootstrap_model, collect, finish, fit_model
+
+Log = Callable[[str], None]
+
+
+class MemoCrossEncoder(CrossEncoder):
+    """A cross-encoder that remembers pairs it scored (collection and held-out runs ask many twice)."""
+
+    def __init__(self, model_dir: str) -> None:
+        super().__init__(model_dir)
+        self._memo: dict[tuple[str, str], float] = {}
+
+    def score(self, query: str, texts, batch_size: int = 16) -> np.ndarray:  # noqa: ANN001
+        todo = [t for t in dict.fromkeys(texts) if (query, t) not in self._memo]
+        if todo:
+            for t, s in zip(todo, super().score(query, todo, batch_size), strict=True):
+                self._memo[(query, t)] = float(s)
+        return np.asarray([self._memo[(query, t)] for t in texts], dtype=np.float32)
+
+
+class GuideRun(BaseModel):
+    """One guide's figures."""
+
+    name: str
+    report: EvalReport
+    conversations: int
+
+
+class Workbench:
+    """The guides of a sets file, each with its index and coach, sharing the models."""
+
+    def __init__(self, sets: list[GuideSet], cache: Path, settings: Settings, log: Log) -> None:
+        self.sets = sets
+        self.log = log
+        self.embedder = SentenceTransformerEmbedder(settings.model_path)
+        self.reranker = MemoCrossEncoder(settings.reranker_dir) if settings.use_reranker else None
+        self.indexes = {}
+        self.sources: dict[str, dict[str, str]] = {}
+        for gs in sets:
+            s = guide_index_settings(gs, cache, settings)
+            index = self.indexes[gs.name] = ensure_index(s, self.embedder)
+            self.sources[gs.name] = {g.source: read_source(s.corpus_dir, g.source) for g in index.manifest.guides}
+
+    def coach(self, name: str, model: AnswerModel) -> Coach:
+        return Coach(self.indexes[name], self.embedder, self.reranker, model)
+
+    def collect(self) -> list[TurnData]:
+        turns: list[TurnData] = []
+        boot = bootstrap_model()
+        for gs in self.sets:
+            got = collect(gs, self.coach(gs.name, boot))
+            self.log(f"collected {len(got)} turns from {gs.name}")
+            turns += got
+        return turns
+
+    def run(self, gs: GuideSet, model: AnswerModel) -> tuple[list[Conversation], list[BatchResult]]:
+        coach = self.coach(gs.name, model)
+        convs = gs.conversations()
+        return convs, [run_conversation(coach, c) for c in convs]
+
+
+def train(wb: Workbench) -> AnswerModel:
+    """The answer model fitted on every guide of the workbench."""
+    turns = wb.collect()
+    return finish(fit_model(turns, wb.log), wb.sets)
+
+
+def evaluate_sets(wb: Workbench, model: AnswerModel | None, cv: bool) -> tuple[list[GuideRun], EvalReport]:
+    """Per-guide and pooled reports; with ``cv`` each guide is answered by a model fitted without it."""
+    turns = wb.collect() if cv else []
+    runs: list[GuideRun] = []
+    all_convs: list[Conversation] = []
+    all_results: list[BatchResult] = []
+    sources: dict[str, str] = {}
+    for gs in wb.sets:
+        if cv:
+            held_out = fit_model([t for t in turns if t.guide != gs.name])
+        else:
+            held_out = model
+        convs, results = wb.run(gs, held_out)
+        src = wb.sources[gs.name]
+        runs.append(GuideRun(name=gs.name, report=score(convs, results, src), conversations=len(convs)))
+        wb.log(f"{gs.name}: {runs[-1].report.single_hit:.3f} single-turn hit")
+        all_convs += convs
+        all_results += results
+        sources.update(src)
+    return runs, score(all_convs, all_results, sources)

@@ -1,0 +1,97 @@
+"""The answer model: fitted weights in a small versioned JSON file, loaded once.
+
+Three logistic models, each a standardiser plus weights over named feature
+columns (``coach/features.py``):
+
+* ``first``: ranks candidate units before the cross-encoder, choosing the few
+  it reads (and ranks alone when there is no cross-encoder);
+* ``ranker``: ranks candidates with every column, the cross-encoder logit included;
+* ``answerable``: the probability that the best candidate answers the question.
+
+Decision thresholds sit beside the weights: the coach abstains when
+``answerable`` is below ``abstain_below``, and quotes an extra unit when its
+ranker probability is at least ``extra_min``. All of it is written by
+``python -m coach train`` (``coach/train.py``); nothing here is set by hand.
+Inference needs only numpy.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from coach.errors import ModelError
+
+MODEL_VERSION = 1
+DEFAULT_MODEL_FILE = Path(__file__).with_name("answer_model.json")
+
+
+class Linear(BaseModel):
+    """A standardised logistic model over named columns."""
+
+    features: list[str]
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+
+    def decision(self, x: np.ndarray, columns: list[str]) -> np.ndarray:
+        """Log-odds for each row of ``x`` (whose columns are named by ``columns``)."""
+        if x.size == 0:
+            return np.zeros(0, dtype=np.float64)
+        pick = [columns.index(f) for f in self.features]
+        z = (x[:, pick] - np.asarray(self.mean)) / np.asarray(self.scale)
+        return z @ np.asarray(self.coef) + self.intercept
+
+    def proba(self, x: np.ndarray, columns: list[str]) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.decision(x, columns)))
+
+
+class Thresholds(BaseModel):
+    abstain_below: float
+    """Abstain when the best answer's probability of being right is below this."""
+    abstain_below_first: float
+    """The same, when no cross-encoder is available."""
+    extra_min: float
+    """An extra unit is quoted when its ranker probability is at least this."""
+    pool: int = 16
+    """How many candidates the cross-encoder reads."""
+    max_words: int = 50
+    """Extra units stop at this many words in all."""
+
+
+class AnswerModel(BaseModel):
+    version: int
+    first: Linear
+    ranker: Linear
+    answerable: Linear
+    answerable_first: Linear
+    """Abstention model for the no-cross-encoder path (question rows built from ``first``)."""
+    thresholds: Thresholds
+    trained_on: list[str]
+    """The labelled sets it was fitted on (file names with their sha256)."""
+    report: dict[str, float] = {}
+    """Leave-one-guide-out figures from the training run, for reference."""
+    created: str = ""
+    libraries: dict[str, str] = {}
+
+
+@lru_cache(maxsize=4)
+def load_model(path: str | None = None) -> AnswerModel:
+    """The fitted answer model (default: the file shipped beside this module)."""
+    p = Path(path) if path else DEFAULT_MODEL_FILE
+    try:
+        model = AnswerModel.model_validate_json(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelError(f"The answer model file {p} is missing.", "Run: python -m coach train") from exc
+    except ValueError as exc:
+        raise ModelError(f"The answer model file {p} is damaged.", "Run: python -m coach train") from exc
+    if model.version != MODEL_VERSION:
+        raise ModelError(
+            f"The answer model file {p} is version {model.version}; this coach reads {MODEL_VERSION}.",
+            "Run: python -m coach train",
+        )
+    return model

@@ -1,0 +1,315 @@
+"""Fit the answer model from labelled guides: ``python -m coach train``.
+
+1. **Collect.** Every labelled conversation is run through the answer path of
+   its guide's own index with a fixed bootstrap model, the cross-encoder
+   reading every candidate. Each turn keeps its candidate feature rows and a
+   label per candidate: does the unit contain an expected answer string?
+2. **Fit.** ``first`` and ``ranker`` are logistic models over those rows.
+   ``answerable`` is fitted on question rows built from *out-of-guide* ranker
+   scores (the ranker of each guide's turns was fitted without that guide),
+   so it learns how sure the ranker is on a guide it never saw.
+3. **Thresholds**, from out-of-guide predictions only: ``abstain_below`` is the
+   highest cut whose pooled false abstention stays within the target; the
+   extra-unit cut is the one that finds the most answers while the median
+   answer stays short.
+
+``fit_model`` is also what ``coach eval --cv`` calls with one guide held out,
+so every reported figure comes from a model that never saw that guide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from coach.answer import Coach, clean_question, history_turn
+from coach.evaluate import GuideSet, _norm
+from coach.features import CANDIDATE_FEATURES, FIRST_STAGE, QUESTION_FEATURES, question_row
+from coach.model import MODEL_VERSION, AnswerModel, Linear, Thresholds
+
+MAX_FALSE_ABSTENTION = 0.05
+MAX_MEDIAN_WORDS = 40
+EXTRA_GRID = [round(x, 2) for x in np.arange(0.05, 0.96, 0.05)]
+Log = Callable[[str], None]
+
+
+class TurnData(BaseModel):
+    """One labelled turn as the model sees it."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    guide: str
+    conv: str
+    turn: int
+    abstain: bool
+    rows: np.ndarray
+    labels: np.ndarray
+    words: list[int]
+    texts: list[str]
+    unknown: list[str]
+    subject: list[str]
+    gain: float
+    unknown_names: float
+    wanted: list[str]
+    followup: bool
+    reranked: bool
+
+
+def bootstrap_model() -> AnswerModel:
+    """A fixed, hand-free starting point for collection: rank by the cross-encoder, never abstain."""
+
+    def one(feature: str) -> Linear:
+        return Linear(features=[feature], mean=[0.0], scale=[1.0], coef=[1.0], intercept=0.0)
+
+    return AnswerModel(
+        version=MODEL_VERSION,
+        first=one("dense"),
+        ranker=one("logit"),
+        answerable=one("top_logit"),
+        answerable_first=one("top_dense"),
+        thresholds=Thresholds(abstain_below=0.0, abstain_below_first=0.0, extra_min=1.0),
+        trained_on=[],
+    )
+
+
+def collect(gs: GuideSet, coach: Coach) -> list[TurnData]:
+    """Labelled feature rows for every turn of the guide's conversations."""
+    from coach.conversation import subject_words
+    from coach.features import asked_types, unknown_words
+
+    out: list[TurnData] = []
+    for conv in gs.conversations():
+        history = []
+        for k, turn in enumerate(conv.turns):
+            q = clean_question(turn.q)
+            a = coach.analyze(q, history, full_pool=True)
+            texts = [c.get(coach.index).text for c in a.candidates]
+            expected = [_norm(e) for e in turn.expect_any]
+            labels = np.array([any(e in _norm(t) for e in expected) for t in texts], dtype=bool)
+            subject = subject_words(q)
+            out.append(
+                TurnData(
+                    guide=gs.name, conv=str(conv.id), turn=k, abstain=turn.abstain, rows=a.rows, labels=labels,
+                    words=[len(t.split()) for t in texts], texts=texts,
+                    unknown=unknown_words(subject, coach.index.knows), subject=subject,
+                    gain=a.qrow[QUESTION_FEATURES.index("unknown_gain")] if a.qrow else 0.0,
+                    unknown_names=a.qrow[QUESTION_FEATURES.index("unknown_names")] if a.qrow else 0.0,
+                    wanted=asked_types(a.res.query if a.res.followup else q), followup=a.res.followup,
+                    reranked=a.reranked,
+                )
+            )  # fmt: skip
+            history.append(history_turn(coach.decide(a)))
+    return out
+
+
+def fit_linear(x: np.ndarray, y: np.ndarray, features: list[str], columns: list[str]) -> Linear:
+    """Standardised L2 logistic regression over ``features`` (a subset of ``columns``)."""
+    from sklearn.linear_model import LogisticRegression
+
+    pick = [columns.index(f) for f in features]
+    x = x[:, pick]
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    clf = LogisticRegression(C=1.0, max_iter=2000)
+    clf.fit((x - mean) / scale, y.astype(int))
+    return Linear(
+        features=features,
+        mean=[round(float(v), 6) for v in mean],
+        scale=[round(float(v), 6) for v in scale],
+        coef=[round(float(v), 6) for v in clf.coef_[0]],
+        intercept=round(float(clf.intercept_[0]), 6),
+    )
+
+
+def _fit_rankers(turns: list[TurnData]) -> tuple[Linear, Linear]:
+    useful = [t for t in turns if not t.abstain and t.labels.any()]
+    x = np.vstack([t.rows for t in useful])
+    y = np.concatenate([t.labels for t in useful])
+    return (
+        fit_linear(x, y, FIRST_STAGE, CANDIDATE_FEATURES),
+        fit_linear(x, y, CANDIDATE_FEATURES, CANDIDATE_FEATURES),
+    )
+
+
+class Ranked(BaseModel):
+    """A turn ranked by given models: what the abstention and composition fits need."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    turn: TurnData
+    order: np.ndarray
+    scores: np.ndarray
+    qrow: list[float]
+    qrow_first: list[float]
+    first_top: int
+    """The candidate the first-stage model ranks best (the answer when nothing reranks)."""
+
+    def right(self, first_path: bool = False) -> bool:
+        """Would quoting the top candidate answer this turn?"""
+        top = self.first_top if first_path else int(self.order[0])
+        return (not self.turn.abstain) and bool(self.turn.labels[top])
+
+
+def rank_turn(t: TurnData, first: Linear, ranker: Linear, pool: int) -> Ranked | None:
+    if not len(t.rows):
+        return None
+    f = first.decision(t.rows, CANDIDATE_FEATURES)
+    forder = np.argsort(-f, kind="stable")
+    common = dict(
+        unknown=t.unknown, subject=t.subject, unknown_gain=t.gain, unknown_names=t.unknown_names,
+        wanted=t.wanted, followup=t.followup,
+    )  # fmt: skip
+    qfirst = question_row(scores=f[forder], rows=t.rows[forder], **common)
+    keep = forder[:pool]
+    s = ranker.decision(t.rows[keep], CANDIDATE_FEATURES)
+    order = keep[np.argsort(-s, kind="stable")]
+    s = np.sort(s)[::-1]
+    return Ranked(turn=t, order=order, scores=s, qrow=question_row(scores=s, rows=t.rows[order], **common),
+                  qrow_first=qfirst, first_top=int(forder[0]))  # fmt: skip
+
+
+def _out_of_guide(turns: list[TurnData], pool: int) -> list[Ranked]:
+    """Each guide's turns ranked by rankers fitted on the other guides."""
+    guides = sorted({t.guide for t in turns})
+    out: list[Ranked] = []
+    for g in guides:
+        rest = [t for t in turns if t.guide != g] if len(guides) > 1 else turns
+        first, ranker = _fit_rankers(rest)
+        out += [r for t in turns if t.guide == g and (r := rank_turn(t, first, ranker, pool)) is not None]
+    return out
+
+
+def _fit_answerable(ranked: list[Ranked], first_path: bool) -> Linear:
+    x = np.asarray([r.qrow_first if first_path else r.qrow for r in ranked])
+    y = np.asarray([r.right(first_path) for r in ranked])
+    return fit_linear(x, y, QUESTION_FEATURES, QUESTION_FEATURES)
+
+
+def _oof_answerable(ranked: list[Ranked], first_path: bool) -> np.ndarray:
+    """P(answerable) for each turn from a model fitted on the other guides' turns."""
+    guides = sorted({r.turn.guide for r in ranked})
+    p = np.zeros(len(ranked))
+    for g in guides:
+        idx = [k for k, r in enumerate(ranked) if r.turn.guide == g]
+        rest = [r for r in ranked if r.turn.guide != g] if len(guides) > 1 else ranked
+        model = _fit_answerable(rest, first_path)
+        rows = np.asarray([ranked[k].qrow_first if first_path else ranked[k].qrow for k in idx])
+        p[idx] = model.proba(rows, QUESTION_FEATURES)
+    return p
+
+
+def choose_abstain_cut(ranked: list[Ranked], p: np.ndarray, target: float = MAX_FALSE_ABSTENTION) -> float:
+    """The highest cut whose pooled false abstention (in-scope turns abstained) stays within ``target``."""
+    inscope = np.sort(np.asarray([pk for r, pk in zip(ranked, p, strict=True) if not r.turn.abstain]))
+    if not len(inscope):
+        return 0.0
+    allowed = int(np.floor(target * len(inscope)))
+    # Abstaining below inscope[allowed] abstains on exactly ``allowed`` in-scope turns (ties aside).
+    cut = float(inscope[allowed]) if allowed < len(inscope) else 1.0
+    while cut > 0 and np.sum(inscope < cut) > allowed:
+        cut = float(np.nextafter(cut, 0))
+    return round(cut - 1e-6, 6)
+
+
+def compose_sim(r: Ranked, extra_min: float, max_words: int) -> tuple[bool, int]:
+    """(found the answer, words) for the units the coach would quote at this extra-unit cut."""
+    t = r.turn
+    chosen = [int(r.order[0])]
+    words = t.words[chosen[0]]
+    for k, s in zip(r.order[1:], r.scores[1:], strict=True):
+        if len(chosen) == 3 or 1 / (1 + np.exp(-s)) < extra_min:
+            break
+        if t.texts[k] in (t.texts[c] for c in chosen) or words + t.words[k] > max_words:
+            continue
+        chosen.append(int(k))
+        words += t.words[k]
+    return bool(t.labels[chosen].any()), words
+
+
+def choose_extra_cut(ranked: list[Ranked], max_words: int) -> float:
+    """The extra-unit cut that finds the most answers while the median answer stays within MAX_MEDIAN_WORDS."""
+    inscope = [r for r in ranked if not r.turn.abstain]
+    best, best_hits = 1.0, -1
+    for cut in EXTRA_GRID:
+        sims = [compose_sim(r, cut, max_words) for r in inscope]
+        hits = sum(h for h, _ in sims)
+        if statistics.median(w for _, w in sims) <= MAX_MEDIAN_WORDS and hits > best_hits:
+            best, best_hits = cut, hits
+    return best
+
+
+def fit_model(turns: list[TurnData], log: Log = lambda _: None) -> AnswerModel:
+    """The full answer model from labelled turns of one or more guides."""
+    pool = Thresholds.model_fields["pool"].default
+    max_words = Thresholds.model_fields["max_words"].default
+    first, ranker = _fit_rankers(turns)
+    ranked = _out_of_guide(turns, pool)
+    answerable = _fit_answerable(ranked, first_path=False)
+    answerable_first = _fit_answerable(ranked, first_path=True)
+    p = _oof_answerable(ranked, first_path=False)
+    p_first = _oof_answerable(ranked, first_path=True)
+    thresholds = Thresholds(
+        abstain_below=choose_abstain_cut(ranked, p),
+        abstain_below_first=choose_abstain_cut(ranked, p_first),
+        extra_min=choose_extra_cut(ranked, max_words),
+        pool=pool,
+        max_words=max_words,
+    )
+    report = _offline_report(ranked, p, thresholds)
+    log(f"fitted on {len(turns)} turns of {len({t.guide for t in turns})} guides: {report}")
+    return AnswerModel(
+        version=MODEL_VERSION, first=first, ranker=ranker, answerable=answerable,
+        answerable_first=answerable_first, thresholds=thresholds, trained_on=[], report=report,
+    )  # fmt: skip
+
+
+def _offline_report(ranked: list[Ranked], p: np.ndarray, t: Thresholds) -> dict[str, float]:
+    """Out-of-guide figures replayed from the collected rows (``coach eval --cv`` runs them live)."""
+    inscope = [(r, pk) for r, pk in zip(ranked, p, strict=True) if not r.turn.abstain]
+    oos = [pk for r, pk in zip(ranked, p, strict=True) if r.turn.abstain]
+    hits = [pk >= t.abstain_below and compose_sim(r, t.extra_min, t.max_words)[0] for r, pk in inscope]
+    return {
+        "inscope_hit": round(float(np.mean(hits)), 3) if hits else 0.0,
+        "top1_right": round(float(np.mean([r.right() for r, _ in inscope])), 3) if inscope else 0.0,
+        "false_abstention": round(float(np.mean([pk < t.abstain_below for _, pk in inscope])), 3) if inscope else 0.0,
+        "oos_abstention": round(float(np.mean([pk < t.abstain_below for pk in oos])), 3) if oos else 0.0,
+    }
+
+
+def file_ids(sets: list[GuideSet]) -> list[str]:
+    out = []
+    for gs in sets:
+        for path in [gs.guide, *gs.questions]:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+            out.append(f"{gs.name}:{path.name}@{digest}")
+    return out
+
+
+def finish(model: AnswerModel, sets: list[GuideSet]) -> AnswerModel:
+    libs = {}
+    for pkg in ("scikit-learn", "numpy"):
+        try:
+            libs[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            libs[pkg] = "not installed"
+    return model.model_copy(
+        update={
+            "trained_on": file_ids(sets),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "libraries": libs,
+        }
+    )
+
+
+def write_model(model: AnswerModel, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(model.model_dump_json(indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,97 @@
+"""The answer model: features, fitting, thresholds from held-out guides, the model file."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from coach.features import CANDIDATE_FEATURES, HAS, QUESTION_FEATURES, asked_types, names
+from coach.model import AnswerModel, Linear, load_model
+from coach.train import TurnData, choose_abstain_cut, fit_model, write_model
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["The median wage was $47,190 in May 2023.", "£35,000 to £45,000 a year", "€250 per day", "about 30 an hour",
+     "Rs. 150,000 per month", "from 60k USD"],
+)  # fmt: skip
+def test_amounts_in_any_currency_count_as_pay(text):
+    assert HAS["amount"](text)
+
+
+def test_a_sentence_without_an_amount_is_not_pay():
+    assert not HAS["amount"]("Pay depends on experience and location.")
+    assert HAS["duration"]("The program takes 2-4 years.") and not HAS["duration"]("It is a long program.")
+
+
+def test_what_a_question_asks_for():
+    assert asked_types("How much do these techs make?") == ["amount"]
+    assert "duration" in asked_types("how long does the apprenticeship take?")
+    assert names("what do electricians earn in Texas or the UK?") == ["texas", "uk"]
+
+
+def _turn(guide: str, rng: np.random.Generator, abstain: bool) -> TurnData:
+    """A synthetic turn: the answer has the highest logit unless the question is out of scope."""
+    n = 12
+    rows = rng.normal(size=(n, len(CANDIDATE_FEATURES)))
+    labels = np.zeros(n, dtype=bool)
+    logit = CANDIDATE_FEATURES.index("logit")
+    rows[:, logit] = rng.normal(-3, 1, n)
+    if not abstain:
+        k = int(rng.integers(n))
+        labels[k] = True
+        rows[k, logit] = rng.normal(4, 1)
+    return TurnData(
+        guide=guide, conv="c", turn=0, abstain=abstain, rows=rows, labels=labels, words=[10] * n,
+        texts=[f"unit {k}" for k in range(n)], unknown=[], subject=["pay"], gain=0.0, unknown_names=0.0,
+        wanted=[], followup=False, reranked=True,
+    )  # fmt: skip
+
+
+def test_fitting_learns_the_signal_and_abstains_on_held_out_oos():
+    rng = np.random.default_rng(0)
+    turns = [_turn(g, rng, abstain=(k % 5 == 0)) for g in "abcd" for k in range(40)]
+    model = fit_model(turns)
+    assert model.ranker.coef[model.ranker.features.index("logit")] > 0
+    assert model.report["false_abstention"] <= 0.05
+    assert model.report["oos_abstention"] >= 0.9 and model.report["top1_right"] >= 0.95
+
+
+def test_abstain_cut_keeps_false_abstention_within_target():
+    class R:  # the fields choose_abstain_cut reads
+        def __init__(self, abstain: bool) -> None:
+            self.turn = type("T", (), {"abstain": abstain})()
+
+    ranked = [R(False) for _ in range(100)] + [R(True) for _ in range(10)]
+    p = np.concatenate([np.linspace(0.2, 1.0, 100), np.full(10, 0.1)])
+    cut = choose_abstain_cut(ranked, p, target=0.05)
+    assert np.sum(p[:100] < cut) <= 5 and np.all(p[100:] < cut)
+
+
+def test_model_file_round_trip_and_clear_errors(tmp_path):
+    from coach.errors import ModelError
+
+    shipped = load_model()
+    assert shipped.ranker.features and set(shipped.answerable.features) <= set(QUESTION_FEATURES)
+    assert shipped.trained_on, "the shipped model names the sets it was fitted on"
+    path = tmp_path / "m.json"
+    write_model(shipped, path)
+    again = AnswerModel.model_validate_json(path.read_text())
+    x = np.ones((2, len(CANDIDATE_FEATURES)))
+    assert np.allclose(again.ranker.decision(x, CANDIDATE_FEATURES), shipped.ranker.decision(x, CANDIDATE_FEATURES))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ModelError, match="damaged"):
+        load_model(str(bad))
+    old = json.loads(path.read_text())
+    old["version"] = 0
+    bad.write_text(json.dumps(old))
+    with pytest.raises(ModelError, match="version"):
+        load_model(str(bad))
+
+
+def test_linear_model_uses_named_columns():
+    lin = Linear(features=["b"], mean=[1.0], scale=[2.0], coef=[3.0], intercept=0.5)
+    assert lin.decision(np.array([[100.0, 5.0]]), ["a", "b"])[0] == pytest.approx(0.5 + 3.0 * (5.0 - 1.0) / 2.0)
