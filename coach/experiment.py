@@ -40,8 +40,11 @@ class MemoCrossEncoder(CrossEncoder):
     def __init__(self, model_dir: str) -> None:
         super().__init__(model_dir)
         self._memo: dict[tuple[str, str], float] = {}
+        self.remember = True
 
     def score(self, query: str, texts, batch_size: int = 16) -> np.ndarray:  # noqa: ANN001
+        if not self.remember:  # measured runs pay for every pair, so latencies are real
+            return super().score(query, texts, batch_size)
         todo = [t for t in dict.fromkeys(texts) if (query, t) not in self._memo]
         if todo:
             for t, s in zip(todo, super().score(query, todo, batch_size), strict=True):
@@ -87,7 +90,13 @@ class Workbench:
     def run(self, gs: GuideSet, model: AnswerModel) -> tuple[list[Conversation], list[BatchResult]]:
         coach = self.coach(gs.name, model)
         convs = gs.conversations()
-        return convs, [run_conversation(coach, c) for c in convs]
+        if self.reranker is not None:
+            self.reranker.remember = False
+        try:
+            return convs, [run_conversation(coach, c) for c in convs]
+        finally:
+            if self.reranker is not None:
+                self.reranker.remember = True
 
 
 def train(wb: Workbench) -> AnswerModel:

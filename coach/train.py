@@ -92,7 +92,10 @@ def collect(gs: GuideSet, coach: Coach) -> list[TurnData]:
             a = coach.analyze(q, history, full_pool=True)
             texts = [c.get(coach.index).text for c in a.candidates]
             expected = [_norm(e) for e in turn.expect_any]
-            labels = np.array([any(e in _norm(t) for e in expected) for t in texts], dtype=bool)
+            # A list introduction is quoted with its items, so it is right when they are.
+            quoted = [t + " " + " ".join(x.get(coach.index).text for x in coach._list_items(c)[:2])
+                      for c, t in zip(a.candidates, texts, strict=True)]  # fmt: skip
+            labels = np.array([any(e in _norm(t) for e in expected) for t in quoted], dtype=bool)
             subject = subject_words(q)
             out.append(
                 TurnData(
