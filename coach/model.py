@@ -87,8 +87,8 @@ def load_model(path: str | None = None) -> AnswerModel:
         model = AnswerModel.model_validate_json(p.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ModelError(f"The answer model file {p} is missing.", "Run: python -m coach train") from exc
-    except ValueError as exc:
-        raise ModelError(f"The answer model file {p} is damaged.", "Run: python -m coach train") from exc
+    except (ValueError, OSError) as exc:
+        raise ModelError(f"The answer model file {p} is damaged or unreadable.", "Run: python -m coach train") from exc
     if model.version != MODEL_VERSION:
         raise ModelError(
             f"The answer model file {p} is version {model.version}; this coach reads {MODEL_VERSION}.",

@@ -250,7 +250,15 @@ def choose_extra_cut(ranked: list[Ranked], max_words: int) -> float:
 
 
 def fit_model(turns: list[TurnData], log: Log = lambda _: None) -> AnswerModel:
-    """The full answer model from labelled turns of one or more guides."""
+    """The full answer model from labelled turns of two or more guides."""
+    from coach.errors import CoachError
+
+    guides = {t.guide for t in turns if not t.abstain and t.labels.any()}
+    if len(guides) < 2 or not any(t.abstain for t in turns):
+        raise CoachError(
+            "Fitting needs at least two guides with answerable questions, and some out-of-scope questions.",
+            "Add labelled guides to the sets file (eval/sets.json lists the shipped ones).",
+        )
     pool = Thresholds.model_fields["pool"].default
     max_words = Thresholds.model_fields["max_words"].default
     first, ranker = _fit_rankers(turns)
