@@ -221,7 +221,7 @@ class Coach:
                     after_question_sim=self._after_question(c, qc.qvec), dense=c.dense, dense_best=dense_best,
                     bm25=c.lexical, passage_rank=c.passage_rank,
                     logit=float(logits[k]) if logits is not None else None, logit_best=logit_best,
-                    question=qc.q, qstems=qc.qstems, qnames=qc.qnames, wanted=qc.wanted,
+                    qstems=qc.qstems, qnames=qc.qnames, wanted=qc.wanted,
                     focus=self._focus(c, qc.focus, qc.focus_paths),
                     repeat=(passage.source, unit.char_start) in qc.repeated, followup=qc.res.followup,
                 )

@@ -77,7 +77,7 @@ def resolve(question: str, history: list[Turn], followup: bool) -> Resolution:
 
     The evidence (does the question alone find the guide as well as it does
     with the topic? does it open with "and ..."?) is gathered by the caller,
-    which has the embedder; see ``Coach._resolve``.
+    which has the embedder; see ``Coach.analyze``.
     """
     if not history or not followup:
         return Resolution(query=question, followup=False)

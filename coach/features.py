@@ -155,7 +155,6 @@ def candidate_row(
     passage_rank: int,
     logit: float | None,
     logit_best: float | None,
-    question: str,
     qstems: set[str],
     qnames: list[str],
     wanted: list[str],

@@ -194,6 +194,6 @@ class Answer(BaseModel):
     suggestions: list[str] = Field(default_factory=list)
     """Closest sections the guide does cover (offered on abstention)."""
     signals: dict[str, float] = Field(default_factory=dict)
-    """The evidence behind answering or abstaining (best_dense, unknown_gain)."""
+    """The evidence behind answering or abstaining: the question features and ``p_answer``."""
     latency_ms: float = 0.0
     timings_ms: dict[str, float] = Field(default_factory=dict)

@@ -217,8 +217,6 @@ def choose_abstain_cut(ranked: list[Ranked], p: np.ndarray, target: float = MAX_
     allowed = int(np.floor(target * len(inscope)))
     # Abstaining below inscope[allowed] abstains on exactly ``allowed`` in-scope turns (ties aside).
     cut = float(inscope[allowed]) if allowed < len(inscope) else 1.0
-    while cut > 0 and np.sum(inscope < cut) > allowed:
-        cut = float(np.nextafter(cut, 0))
     return round(cut - 1e-6, 6)
 
 
