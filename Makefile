@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+# The app listens on this machine only; set HOST=0.0.0.0 (behind a TLS proxy) to serve others.
+HOST ?= 127.0.0.1
 
-.PHONY: install run test lint format index eval bench clean
+.PHONY: install run test lint format index eval bench clean clean-index clean-audit
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +22,7 @@ index: install
 # Builds the index if it is missing or stale, then starts the chat app.
 run: install
 	$(PY) -m coach build-index --if-needed
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
+	$(VENV)/bin/streamlit run app.py --server.address $(HOST) --server.port $(PORT) --server.headless true
 
 test: install
 	$(PY) -m pytest -q
@@ -39,5 +41,14 @@ eval: install
 bench: install
 	$(PY) -m coach bench
 
+# Never touches data/ (the audit log): deleting it is `make clean-audit`, on purpose.
 clean:
-	rm -rf $(VENV) index/*.* index/bm25 data .pytest_cache
+	rm -rf $(VENV) .pytest_cache
+
+# Deletes every index build and the vector cache: the next build embeds everything again.
+clean-index:
+	rm -rf index/builds index/cache index/current index/.build.lock index/*.* index/bm25
+
+# Deletes the audit log of every conversation. Asks first.
+clean-audit:
+	@printf 'Delete the audit log in data/ (every recorded conversation)? [y/N] ' && read ans && [ "$$ans" = y ] && rm -rf data && echo "Deleted data/." || echo "Kept data/."

@@ -9,7 +9,12 @@ skipped with a warning, and the rest are indexed.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
+import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import BaseModel
 
@@ -17,6 +22,27 @@ from coach.errors import CorpusError
 
 GUIDE_SUFFIXES = {".txt", ".md", ".markdown"}
 MAX_GUIDE_BYTES = 20 * 1024 * 1024
+RACY_NS = 2_000_000_000
+"""A file modified this close to the moment it was hashed may change again within the
+same mtime tick (coarse file-system clocks), so its size and mtime prove nothing."""
+
+
+class FileState(NamedTuple):
+    """What change detection knows of one guide file."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+    hashed_ns: int
+    """Wall-clock time (ns) at which ``sha256`` was computed."""
+
+    def same_stat(self, size: int, mtime_ns: int) -> bool:
+        """True when a file with this size and mtime is certainly unchanged since it was hashed."""
+        return self.size == size and self.mtime_ns == mtime_ns and self.hashed_ns - mtime_ns > RACY_NS
+
+
+_memo: dict[str, FileState] = {}
+_memo_lock = threading.Lock()
 
 
 class GuideFile(BaseModel):
@@ -38,21 +64,54 @@ def guide_paths(corpus_dir: Path) -> list[Path]:
             f"The corpus folder {corpus_dir} does not exist.",
             "Create it and put .txt or .md career guides in it, or pass --corpus DIR.",
         )
-    return sorted(
-        p
-        for p in corpus_dir.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in GUIDE_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
-    )
+    found: list[Path] = []
+    # os.walk, pruning hidden folders as it goes: a third of the cost of rglob on every check.
+    for folder, subfolders, names in os.walk(corpus_dir):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        for name in names:
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in GUIDE_SUFFIXES:
+                path = Path(folder, name)
+                if path.is_file():
+                    found.append(path)
+    return sorted(found)
 
 
-def fingerprint(corpus_dir: Path) -> dict[str, str]:
-    """``{source: sha256}`` of every candidate file (unusable ones included), cheaply."""
-    return {
-        p.relative_to(corpus_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in guide_paths(corpus_dir)
-    }
+def file_states(corpus_dir: Path, known: Mapping[str, FileState] | None = None) -> dict[str, FileState]:
+    """``{source: FileState}`` of every candidate file (unusable ones included), cheaply.
+
+    A file is hashed only when its size or modification time differs from what
+    ``known`` (or an earlier call in this process) recorded, so a check of an
+    unchanged corpus costs one ``stat`` per file.
+    """
+    out: dict[str, FileState] = {}
+    root = str(corpus_dir.resolve())
+    for path in guide_paths(corpus_dir):
+        rel = path.relative_to(corpus_dir).as_posix()
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # removed while we were listing
+            continue
+        key = f"{root}/{rel}"
+        with _memo_lock:
+            prior = _memo.get(key)
+        if prior is None or not prior.same_stat(st.st_size, st.st_mtime_ns):
+            prior = known.get(rel) if known else None
+        if prior is None or not prior.same_stat(st.st_size, st.st_mtime_ns):
+            hashed_ns = time.time_ns()
+            try:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            except FileNotFoundError:
+                continue
+            prior = FileState(st.st_size, st.st_mtime_ns, digest, hashed_ns)
+        with _memo_lock:
+            _memo[key] = prior
+        out[rel] = prior
+    return out
+
+
+def fingerprint(corpus_dir: Path, known: Mapping[str, FileState] | None = None) -> dict[str, str]:
+    """``{source: sha256}`` of every candidate file (unusable ones included), cheaply (see :func:`file_states`)."""
+    return {src: st.sha256 for src, st in file_states(corpus_dir, known).items()}
 
 
 def scan_corpus(corpus_dir: Path) -> CorpusScan:

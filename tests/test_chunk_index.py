@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from coach.builds import current_folder
 from coach.chunk import chunk_guide
 from coach.errors import CorpusError, CorruptIndexError, IndexMissingError, StaleIndexError
 from coach.index import build_index, load_index, stale_reasons
@@ -66,9 +67,11 @@ def test_build_load_round_trip(settings, fake_embedder):
     manifest, warnings = build_index(settings, fake_embedder)
     assert warnings == []
     assert manifest.passage_count > 50 and len(manifest.guides) == 3
-    data = json.loads((settings.index_dir / "manifest.json").read_text())
+    folder = current_folder(settings.index_dir)
+    assert folder == settings.index_dir / "builds" / manifest.id
+    data = json.loads((folder / "manifest.json").read_text())
     assert data["model"] == fake_embedder.model_id and data["index_type"] == "flat"
-    assert "windtechs" in (settings.index_dir / "words.txt").read_text().split()
+    assert "windtechs" in (folder / "words.txt").read_text().split()
     index = load_index(settings, fake_embedder.model_id)
     q = fake_embedder.encode(["GWO Basic Safety Training certification"])[0]
     first = index.dense_search(q, 5)
@@ -107,7 +110,7 @@ def test_interrupted_build_leaves_previous_index_loadable(settings, fake_embedde
     (settings.corpus_dir / "new.txt").write_text("New Guide\n\nSome text here.\n")
     with pytest.raises(KeyboardInterrupt):
         build_index(settings, fake_embedder)
-    leftovers = [p.name for p in settings.index_dir.parent.iterdir() if ".building" in p.name]
+    leftovers = [p.name for p in (settings.index_dir / "builds").iterdir() if p.name.startswith(".tmp")]
     assert leftovers == []
     assert load_index(settings, fake_embedder.model_id, check=False).manifest.built_at == before
 
@@ -122,12 +125,12 @@ def test_interrupted_first_build_leaves_nothing_that_loads(settings, fake_embedd
 
 def test_corrupted_index_is_refused(settings, fake_embedder):
     build_index(settings, fake_embedder)
-    faiss_file = settings.index_dir / "dense.faiss"
+    faiss_file = current_folder(settings.index_dir) / "dense.faiss"
     faiss_file.write_bytes(faiss_file.read_bytes()[:100])
     with pytest.raises(CorruptIndexError):
         load_index(settings, fake_embedder.model_id)
     build_index(settings, fake_embedder)
-    (settings.index_dir / "manifest.json").write_text('{"format_version": 1, "model": ')
+    (current_folder(settings.index_dir) / "manifest.json").write_text('{"format_version": 1, "model": ')
     with pytest.raises(CorruptIndexError):
         load_index(settings, fake_embedder.model_id)
 
