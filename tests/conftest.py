@@ -1,9 +1,15 @@
-"""Shared fixtures: temp data paths, a fake embedder, and one real model per session."""
+"""Shared fixtures: temp data paths, a fake embedder, one real model and one PostgreSQL server per session."""
 
 from __future__ import annotations
 
+import glob
 import hashlib
+import os
+import pwd
+import shlex
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +79,85 @@ def real_coach(real_settings: Settings):  # noqa: ANN201
     from coach.service import open_coach
 
     return open_coach(real_settings)
+
+
+# -- PostgreSQL: one server per session, started from the Debian binaries, a fresh database per test --
+
+
+def _debian_pg_ctl() -> str | None:
+    """pg_ctl of the newest installed Debian PostgreSQL (``apt-get install postgresql``), or $COACH_PG_CTL."""
+    if os.environ.get("COACH_PG_CTL"):
+        return os.environ["COACH_PG_CTL"]
+    found = glob.glob("/usr/lib/postgresql/*/bin/pg_ctl")
+    found.sort(key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    return found[-1] if found else shutil.which("pg_ctl")
+
+
+@pytest.fixture(scope="session")
+def postgresql_proc(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """pytest-postgresql's server fixture, overridden so that it also runs as root (as CI does).
+
+    PostgreSQL refuses to start as root, and pytest's temp folders are private
+    to their owner, so under root pg_ctl runs as the ``postgres`` user in a
+    folder that user owns. Missing binaries skip the tests on a developer's
+    machine (with the reason shown) but fail them under CI=true; a server that
+    does not start always fails them, with the end of its log.
+    """
+    from port_for import select_random
+    from pytest_postgresql.executors import PostgreSQLExecutor
+    from pytest_postgresql.janitor import DatabaseJanitor
+
+    pg_ctl = binary = _debian_pg_ctl()
+    if pg_ctl is None or not os.access(pg_ctl, os.X_OK):
+        reason = (
+            "the PostgreSQL server is not installed (apt-get install postgresql), so the audit store is untested on it"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI must run these tests (.ci/run installs it).", pytrace=False)
+        pytest.skip(reason)
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.fail("Running as root, but there is no postgres user to run PostgreSQL as.", pytrace=False)
+        base = Path(tempfile.mkdtemp(prefix="coach-pg-"))
+        os.chown(base, owner.pw_uid, owner.pw_gid)
+        wrapper = base / "pg_ctl"
+        # from a folder postgres may enter: the caller's may be private to root
+        wrapper.write_text(
+            f'#!/bin/sh\ncd {shlex.quote(str(base))} && exec runuser -u postgres -- {shlex.quote(pg_ctl)} "$@"\n'
+        )
+        wrapper.chmod(0o755)
+        pg_ctl = str(wrapper)
+    else:
+        base = tmp_path_factory.mktemp("postgresql")
+    executor = PostgreSQLExecutor(
+        executable=pg_ctl, host="127.0.0.1", port=select_random(), datadir=str(base / "data"),
+        unixsocketdir=str(base), logfile=str(base / "postgresql.log"), startparams="-w", dbname="tests",
+        # Throwaway data: no fsync, so a test's commits cost what the code costs, not what the disk does.
+        postgres_options="-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+    )  # fmt: skip
+    try:
+        executor.start()
+        # The template that pytest-postgresql's ``postgresql`` fixture copies for each test.
+        DatabaseJanitor(user=executor.user, host=executor.host, port=executor.port,
+                        dbname=executor.template_dbname, as_template=True).init()  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - any failure to start is reported with the server's log
+        log = base / "postgresql.log"
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log written)"
+        if executor.running():
+            executor.stop()
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"PostgreSQL ({binary}) did not start: {exc}\n{tail}", pytrace=False)
+    try:
+        yield executor
+    finally:
+        executor.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgresql_url(postgresql_proc, postgresql) -> Iterator[str]:  # noqa: ANN001
+    """SQLAlchemy URL of a fresh, empty database on the session's PostgreSQL (dropped after the test)."""
+    p = postgresql_proc
+    yield f"postgresql+psycopg://{p.user}@{p.host}:{p.port}/{postgresql.info.dbname}"
