@@ -39,7 +39,15 @@ from coach.index import Index
 from coach.model import AnswerModel, load_model
 from coach.records import Answer, AnswerSentence, Citation, Hit, Unit
 from coach.rerank import CrossEncoder
-from coach.retrieve import Candidate, candidate_units, retrieve
+from coach.retrieve import (
+    Candidate,
+    candidate_units,
+    check_guide,
+    guide_knows,
+    missing_career,
+    named_guide,
+    retrieve,
+)
 from coach.settings import MAX_QUESTION_CHARS
 
 EMPTY_PROMPT = "Please type a question about the career guide, for example: What does this job pay?"
@@ -101,20 +109,33 @@ class Coach:
         self.reranker = reranker if reranker is not None and reranker.available else None
         self.model = model or load_model()
 
-    def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
+    def ask(self, question: str, history: list[Turn] | None = None, guide: str | None = None) -> Answer:
+        """Answer ``question``; ``guide`` (a file name in the corpus) scopes it to one guide.
+
+        Without ``guide``, a question that names the career of one guide of
+        several is answered from that guide (``Answer.guide`` says which).
+        """
         started = time.perf_counter()
+        guide = check_guide(self.index, guide)
         q = clean_question(question)
         if not re.search(r"\w", q):
-            return Answer(question=question, query="", abstained=True, text=EMPTY_PROMPT, latency_ms=0.0)
+            return Answer(question=question, query="", abstained=True, text=EMPTY_PROMPT, latency_ms=0.0, guide=guide)
         history = history or []
-        a = self.analyze(q, history)
+        guide = guide or named_guide(self.index, q)
+        if guide is None and len(self.index.manifest.guides) > 1:
+            career = missing_career(self.index, q)
+            if career is not None:
+                return self._abstain(question, q, [], 0.0, {"missing_career": 1.0}, career=career)
+        a = self.analyze(q, history, guide=guide)
         if a.res.followup:
             stepped = self._step_along(q, a.res)
             if stepped is not None:
                 stepped.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+                stepped.guide = guide
                 return stepped
         t0 = time.perf_counter()
         answer = self.decide(a)
+        answer.guide = guide
         a.timings["extract"] = (time.perf_counter() - t0) * 1000
         answer.timings_ms = {k: round(v, 2) for k, v in a.timings.items()}
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -122,7 +143,7 @@ class Coach:
 
     # -- evidence -----------------------------------------------------------------
 
-    def analyze(self, q: str, history: list[Turn], full_pool: bool = False) -> Analysis:
+    def analyze(self, q: str, history: list[Turn], full_pool: bool = False, guide: str | None = None) -> Analysis:
         """Candidates with their features and scores for the cleaned question ``q``.
 
         ``full_pool`` has the cross-encoder read every candidate (training),
@@ -131,7 +152,9 @@ class Coach:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         subject = subject_words(q)
-        unknown = unknown_words(subject, self.index.knows)
+        # Scoped to one guide, a word only another guide uses is still unknown.
+        knows = guide_knows(self.index, guide) if guide else self.index.knows
+        unknown = unknown_words(subject, knows)
         ctx = contextual_query(q, history) if history else None
         texts = [q] + ([ctx] if ctx else [])
         if unknown:
@@ -152,7 +175,7 @@ class Coach:
         timings["embed"] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
-        hits = retrieve(self.index, qvec, lexical.tokens(res.query))
+        hits = retrieve(self.index, qvec, lexical.tokens(res.query), guide=guide)
         pids = [self.index.position[h.passage.id] for h in hits]
         pscores = [h.score for h in hits]
         plex = [h.lexical for h in hits]
@@ -173,7 +196,7 @@ class Coach:
         rows, first = rows[order], first[order]
         gain = self._unknown_gain(cands, qvec, reduced)
         qnames = names(q)
-        unknown_names = sum(not self.index.knows(n) for n in qnames) / len(qnames) if qnames else 0.0
+        unknown_names = sum(not knows(n) for n in qnames) / len(qnames) if qnames else 0.0
         qrow_first = question_row(
             scores=first, rows=rows, unknown=unknown, subject=subject, unknown_gain=gain,
             unknown_names=unknown_names, wanted=ctx_q.wanted, followup=followup,
@@ -271,24 +294,13 @@ class Coach:
             if len(here.section) < 3:
                 continue
             parent = here.section[:2]
-            items: list[str] = []
-            for p in self.index.passages:
-                if (
-                    p.source == here.source
-                    and p.section[:2] == parent
-                    and len(p.section) >= 3
-                    and p.section[2] not in items
-                ):
-                    items.append(p.section[2])
+            items = self.index.items[(here.source, tuple(parent))]
             k = items.index(here.section[2]) + step
             if 0 <= k < len(items):
                 break
         else:
             return None
-        pid = next(
-            i for i, p in enumerate(self.index.passages)
-            if p.source == here.source and p.section[:3] == [*parent, items[k]]
-        )  # fmt: skip
+        pid = self.index.item_start[(here.source, (*parent, items[k]))]
         passage = self.index.passages[pid]
         cand = Candidate(
             passage=pid, unit=0, context=unit_context(passage, passage.units[0]), dense=0.0, passage_score=0.0
@@ -406,12 +418,22 @@ class Coach:
     # -- building ---------------------------------------------------------------
 
     def _abstain(
-        self, question: str, query: str, suggestions: list[str], conf: float, signals: dict[str, float]
+        self,
+        question: str,
+        query: str,
+        suggestions: list[str],
+        conf: float,
+        signals: dict[str, float],
+        career: str | None = None,
     ) -> Answer:
         where = "; ".join(suggestions)
-        text = "The guide does not cover that."
+        text = f'There is no guide here about "{career}".' if career else "The guide does not cover that."
         if where:
             text += f" The closest sections it does cover: {where}."
+        if len(self.index.manifest.guides) > 1:
+            # Say which careers there are guides for, so a job seeker can pick one.
+            titles = "; ".join(g.title for g in self.index.manifest.guides)
+            text += f" The career guides here: {titles}."
         return Answer(
             question=question,
             query=query,

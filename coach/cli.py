@@ -1,4 +1,4 @@
-"""Command line: build-index, search, ask, chat, batch, eval, train, bench.
+"""Command line: build-index, search, ask, chat, batch, eval, train, import, bench, synth; audit and hash-password (coach/auditcli.py).
 
 Heavy libraries (torch, faiss, onnxruntime) are imported inside the commands
 that need them, so ``--help`` answers at once. Errors are one sentence on
@@ -16,6 +16,7 @@ from pathlib import Path
 from coach.errors import CoachError
 
 DESCRIPTION = "Career Coach: answers questions about career guides by quoting them, with citations."
+GUIDE_HELP = "answer from this guide only (its file name in the corpus, e.g. electrician.txt)"
 
 
 def _settings(args: argparse.Namespace):  # noqa: ANN202
@@ -74,12 +75,26 @@ def cmd_build_index(args: argparse.Namespace) -> int:
             print(f"The index in {settings.index_dir} is up to date.")
             return 0
         print(f"Building the index ({status}).", file=sys.stderr)
-    manifest, warnings = build_index(settings, embedder, _progress_bar())
+    bar = _progress_bar()
+    phases: set[str] = set()
+
+    def progress(phase: str, done: int, total: int) -> None:
+        phases.add(phase)
+        if phase == "wait":
+            print(f"Another build of {settings.index_dir} is running; waiting for it to finish.", file=sys.stderr)
+        elif phase != "embed" or total:  # nothing new to embed: every vector came from the cache
+            bar(phase, done, total)
+
+    manifest, warnings = build_index(settings, embedder, progress, if_stale=args.if_needed)
+    if "save" not in phases:
+        print(f"The index in {settings.index_dir} is up to date (another process built it meanwhile).")
+        return 0
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(
         f"Indexed {len(manifest.guides)} guide(s): {manifest.passage_count} passages, "
-        f"{manifest.unit_count} sentences, {manifest.index_type} index, in {manifest.build_seconds:.1f} s -> {settings.index_dir}"
+        f"{manifest.unit_count} sentences, {manifest.index_type} index, in {manifest.build_seconds:.1f} s "
+        f"-> {settings.index_dir / 'builds' / manifest.id} (now current)"
     )
     return 0
 
@@ -88,20 +103,22 @@ def cmd_search(args: argparse.Namespace) -> int:
     _quiet_libraries()
     from coach import lexical
     from coach.embed import SentenceTransformerEmbedder
-    from coach.retrieve import retrieve
+    from coach.retrieve import check_guide, retrieve
     from coach.service import ensure_index
 
     settings = _settings(args)
     embedder = SentenceTransformerEmbedder(settings.model_path)
     index = ensure_index(settings, embedder, _progress_bar())
+    guide = check_guide(index, args.guide)
     qvec = embedder.encode([args.query])[0]
-    hits = retrieve(index, qvec, lexical.tokens(args.query), k=args.k)
+    hits = retrieve(index, qvec, lexical.tokens(args.query), k=args.k, guide=guide)
     rows = [
         {
             "score": round(h.score, 5),
             "dense": round(h.dense, 4),
             "bm25": round(h.lexical, 4),
             "source": h.passage.source,
+            "title": h.passage.title,
             "section": h.passage.section,
             "text": h.passage.text,
             "char_start": h.passage.char_start,
@@ -135,18 +152,23 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from coach.service import open_coach
 
     coach = open_coach(_settings(args), _progress_bar())
-    _print_answer(coach.ask(args.question), args.json)
+    _print_answer(coach.ask(args.question, guide=args.guide), args.json)
     return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
     _quiet_libraries()
     from coach.answer import history_turn
+    from coach.retrieve import check_guide, conversation_guide, guide_title
     from coach.service import open_coach
 
     coach = open_coach(_settings(args), _progress_bar())
+    guide = check_guide(coach.index, args.guide)
+    if guide is not None:
+        print(f"Guide: {guide_title(coach.index, guide)} ({guide}).")
     print("Ask about the career guide. An empty line or Ctrl-D ends the chat; 'new' starts over.")
     history = []
+    previous: str | None = None  # the guide the conversation is about, once a question named one
     while True:
         try:
             question = input("you> ")
@@ -157,9 +179,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
             return 0
         if question.strip().lower() == "new":
             history = []
+            previous = None
             print("(new conversation)")
             continue
-        answer = coach.ask(question, history)
+        answer = coach.ask(question, history, guide=conversation_guide(coach.index, question, guide, previous))
+        previous = answer.guide
         history.append(history_turn(answer))
         print("coach> ", end="")
         _print_answer(answer, False)
@@ -173,12 +197,27 @@ def cmd_batch(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise CoachError(f"The batch file {path} does not exist.", "Pass a JSON Lines file of conversations.")
-    coach = open_coach(_settings(args), _progress_bar())
+    settings = _settings(args)
+    coach = open_coach(settings, _progress_bar())
+    store = None
+    if args.record:
+        from coach.audit import AuditStore
+        from coach.review import record_conversation
+
+        store = AuditStore.from_settings(settings)
+    recorded = 0
     for _, conv in read_conversations(path):
         if isinstance(conv, str):
             print(f"error: {conv}", file=sys.stderr)
             continue
-        print(run_conversation(coach, conv).model_dump_json(), flush=True)
+        if store is None:
+            print(run_conversation(coach, conv).model_dump_json(), flush=True)
+            continue
+        answers, turn_ids = record_conversation(coach, store, conv)
+        recorded += len(turn_ids)
+        print(json.dumps({"id": conv.id, "turn_ids": turn_ids, "answers": [a.model_dump(mode="json") for a in answers]}), flush=True)  # fmt: skip
+    if store is not None:
+        print(f"Recorded {recorded} turn(s) in {store.location}.", file=sys.stderr)
     return 0
 
 
@@ -298,10 +337,36 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from coach.importer import import_file
+
+    corpus = _settings(args).corpus_dir
+    result = import_file(Path(args.file), corpus, name=args.name, force=args.force)
+    print(
+        f"Imported {args.file} -> {result.path}: '{result.title}', {result.sections} sections, "
+        f"{result.table_rows} table rows, {result.words} words"
+        + (f"; {result.clutter} lines of site clutter will be kept out of answers" if result.clutter else "")
+        + ". The index is rebuilt on the next command (or make run)."
+    )
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from coach.bench import run_bench
 
     return run_bench(args)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from coach.synth import write_corpus
+
+    if args.guides < 1:
+        print("error: --guides must be at least 1.", file=sys.stderr)
+        return 2
+    made = write_corpus(args.out, args.guides, args.seed, args.occupations or None)
+    occupations = len({g.occupation for g in made})
+    print(f"Wrote {len(made)} guides ({occupations} occupations) to {args.out}.")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -323,20 +388,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--k", type=int, default=5, help="number of passages (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--guide", default=None, metavar="FILE", help=GUIDE_HELP)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", parents=[common, rerank], help="answer one question with quoted, cited sentences")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    p.add_argument("--guide", default=None, metavar="FILE", help=GUIDE_HELP)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", parents=[common, rerank], help="a conversation in the terminal (follow-ups understood)")
+    p.add_argument("--guide", default=None, metavar="FILE", help=GUIDE_HELP)
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser(
         "batch", parents=[common, rerank], help="answer conversations from a JSONL file, one JSON line each"
     )
     p.add_argument("file")
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="write the turns to the audit log ($COACH_AUDIT_URL or $COACH_AUDIT_DB) as the chat does",
+    )
     p.set_defaults(func=cmd_batch)
 
     sets = argparse.ArgumentParser(add_help=False)
@@ -361,11 +434,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(Path(__file__).with_name("answer_model.json")), help="model file to write")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("bench", parents=[common], help="measure latency, build time, memory and growth")
+    p = sub.add_parser(
+        "import", parents=[common], help="turn a saved web page (.html) or a PDF into a Markdown guide in the corpus"
+    )
+    p.add_argument("file", help="the saved page (.html, .htm) or PDF")
+    p.add_argument("--name", default=None, help="file name to write in the corpus (default: FILE's name, as .md)")
+    p.add_argument("--force", action="store_true", help="replace a guide of the same name")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("bench", parents=[common], help="measure latency, build time, memory and scale")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--eval-file", default="../shared/eval/dev.jsonl", help="questions for warm latency")
-    p.add_argument("--sizes", default="1000,10000,100000", help="passage counts for the growth runs")
+    p.add_argument(
+        "--guides", type=int, default=100, help="largest synthetic corpus for the scale runs (default 100; 0: none)"
+    )
+    p.add_argument(
+        "--occupations", type=int, default=20, help="distinct occupations in it (default 20; 0: one per guide)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic corpora (default 0)")
+    p.add_argument("--scale-only", action="store_true", help="skip the seed-guide cold start and build figures")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("synth", help="write N distinct guides recombined from the real ones (for benchmarks)")
+    p.add_argument("--guides", type=int, required=True, help="how many guides to write")
+    p.add_argument("--out", type=Path, required=True, help="folder to write them into")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same guides (default 0)")
+    p.add_argument("--occupations", type=int, default=0, help="distinct occupations (default 0: every guide its own)")
+    p.set_defaults(func=cmd_synth)
+
+    from coach.auditcli import add_parsers
+
+    add_parsers(sub, common)
     return parser
 
 

@@ -4,6 +4,9 @@ Input is JSON Lines, one conversation per line::
 
     {"id": "d031", "kind": "multi", "turns": [{"q": "...", "expect_any": ["..."], "abstain": false}]}
 
+An optional ``"guide": "<file name in the corpus>"`` scopes every turn of the
+conversation to that guide.
+
 A turn is right when the answer contains any ``expect_any`` string (case and
 whitespace ignored), or abstains where ``abstain`` is true.
 """
@@ -20,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from coach.answer import Coach, history_turn
 from coach.errors import CoachError
 from coach.records import Answer
+from coach.retrieve import conversation_guide
 from coach.settings import Settings
 
 
@@ -33,6 +37,8 @@ class Conversation(BaseModel):
     id: str | int
     kind: str = "single"
     turns: list[EvalTurn]
+    guide: str | None = None
+    """Scope every turn to this guide (a file name in the corpus)."""
 
 
 class GuideSet(BaseModel):
@@ -136,8 +142,10 @@ def read_conversations(path: Path) -> Iterator[tuple[int, Conversation | str]]:
 def run_conversation(coach: Coach, conv: Conversation) -> BatchResult:
     history = []
     answers = []
+    previous = None  # the guide the conversation is about, once a question named one
     for turn in conv.turns:
-        answer = coach.ask(turn.q, history)
+        answer = coach.ask(turn.q, history, guide=conversation_guide(coach.index, turn.q, conv.guide, previous))
+        previous = answer.guide
         answers.append(answer)
         history.append(history_turn(answer))
     return BatchResult(id=conv.id, answers=answers)

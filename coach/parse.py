@@ -18,13 +18,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
 
-from coach import markdown, plaintext
+from coach import clutter, markdown, plaintext
 from coach.blocks import VALUE_START_RE, Token, is_question_heading, strip_enumeration
-from coach.records import Fact, FaqPair, Guide, ListItem, Section, TableRow, Unit, UnitKind
+from coach.records import ExcludedSection, Fact, FaqPair, Guide, ListItem, Section, TableRow, Unit, UnitKind
 from coach.sentences import split_sentences
+
+if TYPE_CHECKING:
+    from coach.corpus import GuideFile
 
 STEP_TITLE_RE = plaintext.STEP_TITLE_RE
 HEADING_YEARS_RE = re.compile(r"^(.*?)\s*[(\[–-]\s*(\d+\s*(?:[-–]\s*\d+|\+)\s*years?)\s*[)\]]?$", re.I)
@@ -62,8 +67,14 @@ def is_markdown(text: str, source: str) -> bool:
     return source.lower().endswith((".md", ".markdown")) or len(re.findall(r"(?m)^#{1,3} \S", text)) >= 2
 
 
-def parse_guide(text: str, source: str) -> Guide:
-    """Parse ``text`` (the whole file) into a :class:`Guide`. ``source`` is its relative path."""
+def parse_guide(text: str, source: str, exclude: Iterable[str] = (), shared: frozenset[str] = frozenset()) -> Guide:
+    """Parse ``text`` (the whole file) into a :class:`Guide`. ``source`` is its relative path.
+
+    Site clutter is left out of ``sections`` and listed in ``Guide.excluded``
+    (:mod:`coach.clutter`), with the sections named in ``exclude`` (staff's
+    choice) and lines in ``shared`` (seen in other guides of the corpus) as
+    further evidence.
+    """
     md = is_markdown(text, source)
     tokens = markdown.tokenize(text) if md else plaintext.tokenize(text)
     title, tokens = _title(tokens, source, md)
@@ -83,9 +94,12 @@ def parse_guide(text: str, source: str) -> Guide:
         _paths_plain(raw, title, text)
 
     block = 0
+    seq: list[clutter.RawSection] = []
     for sec in raw:
         if sec.heading is None and not sec.contents:
             continue
+        if sec.heading is not None and sec.heading.kind == "heading" and not sec.contents:
+            seq.append(clutter.RawSection(heading=sec.heading.text, path=sec.path, units=[]))
         units: list[Unit] = []
         if sec.role == "fact":
             start, end = sec.heading.start, sec.contents[-1].end
@@ -134,19 +148,26 @@ def parse_guide(text: str, source: str) -> Guide:
         if not units:
             continue
         start = sec.heading.start if sec.heading is not None and sec.heading.kind != "resume" else units[0].char_start
-        guide.sections.append(
-            Section(
-                heading_path=sec.path,
-                char_start=min(start, units[0].char_start),
-                char_end=units[-1].char_end,
-                units=units,
-            )
+        section = Section(
+            heading_path=sec.path,
+            char_start=min(start, units[0].char_start),
+            char_end=units[-1].char_end,
+            units=units,
         )
+        guide.sections.append(section)
+        heading = sec.heading.text if sec.heading is not None and sec.heading.kind != "resume" else None
+        seq.append(clutter.RawSection(heading=heading, path=sec.path, units=list(units), section=section))
     if not guide.sections and text.strip():
         s = len(text) - len(text.lstrip())
         e = len(text.rstrip())
         units = _units(Token("para", s, e), text, 0)
         guide.sections.append(Section(heading_path=[title], char_start=s, char_end=e, units=units))
+    if guide.sections:
+        # Clutter and staff exclusions leave the sections, never the guide's text or offsets.
+        guide.excluded = clutter.sift(seq, exclude, shared)
+        guide.sections = [s for s in guide.sections if s.units]
+        for sec in guide.sections:
+            sec.char_end = sec.units[-1].char_end
     return guide
 
 
@@ -396,3 +417,29 @@ def _units(tok: Token, text: str, block: int) -> list[Unit]:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_corpus(corpus_dir: Path, guides: Sequence[GuideFile]) -> list[Guide]:
+    """Parse the guides of one corpus folder, in order, with what the corpus knows about them.
+
+    Two things are only visible from the whole corpus: the sections staff
+    excluded in ``coach.toml`` (:func:`coach.clutter.load_settings`), and
+    lines a publisher repeats across its guides (boilerplate, one more clutter
+    signal). The index build should parse through this function.
+    """
+    settings = clutter.load_settings(corpus_dir)
+    shared = clutter.shared_lines({g.source: g.text.splitlines() for g in guides})
+    return [parse_guide(g.text, g.source, settings.exclude_for(g.source), shared[g.source]) for g in guides]
+
+
+def excluded_sections(corpus_dir: Path) -> dict[str, list[ExcludedSection]]:
+    """What each guide of the corpus keeps out of answers (site clutter and staff exclusions), for the staff page.
+
+    ``{source: [ExcludedSection, ...]}`` for every usable guide, in corpus
+    order; a guide with nothing excluded maps to an empty list. Raises
+    :class:`coach.errors.CoachError` when the corpus or ``coach.toml`` cannot be read.
+    """
+    from coach.corpus import scan_corpus
+
+    scan = scan_corpus(corpus_dir)
+    return {g.source: g.excluded for g in parse_corpus(corpus_dir, scan.guides)}

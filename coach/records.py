@@ -64,6 +64,22 @@ class ListItem(BaseModel):
     text: str = ""
 
 
+class ExcludedSection(BaseModel):
+    """Units of a guide kept out of answers: site clutter, or a section staff excluded."""
+
+    heading_path: list[str]
+    reason: str
+    """Why: "marketing", "link card", "page footer", "excluded by staff", ..."""
+    char_start: int = 0
+    char_end: int = 0
+    units: int
+    """How many units were left out."""
+    whole: bool = True
+    """The whole section went (False: only its last lines, e.g. a sign-up box under an answer)."""
+    text: str = ""
+    """The start of what was left out, for the staff page."""
+
+
 class Guide(BaseModel):
     """A parsed career guide."""
 
@@ -78,6 +94,8 @@ class Guide(BaseModel):
     faq: list[FaqPair] = []
     steps: list[ListItem] = []
     levels: list[ListItem] = []
+    excluded: list[ExcludedSection] = []
+    """Site clutter and staff exclusions: parsed, never quoted (see coach/clutter.py)."""
 
 
 class Passage(BaseModel):
@@ -197,3 +215,5 @@ class Answer(BaseModel):
     """The evidence behind answering or abstaining: the question features and ``p_answer``."""
     latency_ms: float = 0.0
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    guide: str | None = None
+    """The guide (file name in the corpus) the answer was scoped to: picked, or named in the question."""

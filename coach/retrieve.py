@@ -2,18 +2,34 @@
 
 ``retrieve`` returns the best passages; ``candidate_units`` expands them into
 the units (sentences, bullets, rows, facts) that answer extraction ranks.
+With several guides in the index, ``guide`` (a file name in the corpus)
+scopes both searches to one guide; :func:`named_guide` finds the guide a
+question names ("what do forest workers earn?").
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from pathlib import PurePath
+
 import numpy as np
 from pydantic import BaseModel
 
+from coach import lexical
 from coach.chunk import unit_context
+from coach.errors import CoachError
 from coach.index import Index
 from coach.records import Hit, Unit
 
 RRF_K = 60
+# Words of a guide's title that say what kind of page it is, not which career.
+TITLE_NOISE = frozenset(
+    lexical.stem(w)
+    for w in """complete ultimate guide guides career careers roles role duties duty skillset skills path paths how
+    become becoming job jobs profile profiles overview description handbook outlook salary salaries pay
+    uk us usa everything know need what is does do day life working""".split()
+)
 
 
 class Candidate(BaseModel):
@@ -36,20 +52,192 @@ class Candidate(BaseModel):
         return index.passages[self.passage].units[self.unit]
 
 
-def retrieve(index: Index, qvec: np.ndarray, qtokens: list[str], k: int = 8, pool: int = 30) -> list[Hit]:
+def guide_sources(index: Index) -> list[str]:
+    """The guides in the index, as file names relative to the corpus, in index order."""
+    return [g.source for g in index.manifest.guides]
+
+
+def guide_title(index: Index, source: str) -> str:
+    return next((g.title for g in index.manifest.guides if g.source == source), source)
+
+
+def check_guide(index: Index, guide: str | None) -> str | None:
+    """``guide`` as a source name of the index (a bare file name is enough), or a clear error."""
+    if guide is None:
+        return None
+    sources = guide_sources(index)
+    if guide in sources:
+        return guide
+    by_name = [s for s in sources if PurePath(s).name == PurePath(guide).name]
+    if len(by_name) == 1:
+        return by_name[0]
+    raise CoachError(
+        f"There is no guide called {guide!r} in the corpus.",
+        f"Choose one of: {', '.join(sources)}.",
+    )
+
+
+def _positions(index: Index, guide: str) -> np.ndarray:
+    """Passage positions of one guide (cached on the index: passages never change once loaded)."""
+    cache = index.__dict__.setdefault("_guide_positions", {})
+    if guide not in cache:
+        cache[guide] = np.asarray([i for i, p in enumerate(index.passages) if p.source == guide], dtype=np.int64)
+    return cache[guide]
+
+
+class _Vocabulary:
+    """The words of one guide, answering :meth:`Index.knows` (same inflection rules) for that guide alone."""
+
+    knows = Index.knows
+
+    def __init__(self, words: set[str]) -> None:
+        self._word_set = words
+        self.words = sorted(words)
+
+
+def guide_knows(index: Index, guide: str) -> Callable[[str], bool]:
+    """``index.knows`` restricted to one guide's words (cached on the index).
+
+    A question scoped to the forestry guide that asks about pharmacists asks
+    about something that guide never mentions, even if another guide does.
+    """
+    cache = index.__dict__.setdefault("_guide_vocab", {})
+    if guide not in cache:
+        words = {
+            w
+            for p in index.passages
+            if p.source == guide
+            for w in lexical.words(f"{p.title} {' '.join(p.section)} {p.text}")
+        }
+        cache[guide] = _Vocabulary(words).knows
+    return cache[guide]
+
+
+def occupation_words(title: str) -> list[str]:
+    """The stems of a guide title that name the career ("forest", "conserv", "worker")."""
+    return [t for t in lexical.tokens(re.sub(r"\(.*?\)", " ", title)) if t not in TITLE_NOISE and not t.isdigit()]
+
+
+def named_guide(index: Index, question: str) -> str | None:
+    """The guide whose career the question names, when the index holds several and one fits best.
+
+    A guide is named when the question has two of its title's career words
+    ("forest ... workers" for "Forest and Conservation Workers"), or all of
+    them when there is one ("electricians"). One word of several is not
+    enough: "job market" does not name "Digital Marketing".
+    """
+    guides = index.manifest.guides
+    if len(guides) < 2:
+        return None
+    q = set(lexical.tokens(question))
+    scored: list[tuple[float, str]] = []
+    for g in guides:
+        occ = occupation_words(g.title) or occupation_words(PurePath(g.source).stem.replace("-", " "))
+        if not occ:
+            continue
+        hits = sum(w in q for w in occ)
+        if hits >= 2 or hits == len(occ):
+            scored.append((hits / len(occ) + 0.01 * hits, g.source))
+    scored.sort(reverse=True)
+    if not scored or (len(scored) > 1 and scored[0][0] == scored[1][0]):
+        return None
+    return scored[0][1]
+
+
+# A word for a person who does a job: "plumbers", "lawyer", "scientist", "veterinarians".
+PERSON_NOUN_RE = re.compile(r"^[a-z]{3,}(?:er|or|ist|ian|eer)s?$")
+EVERYDAY_ZIPF = 5.0
+"""Words at least this frequent in English ("never", "other") are not job titles."""
+
+
+def missing_career(index: Index, question: str) -> str | None:
+    """A job the question names that no guide of the corpus mentions at all, or None.
+
+    "what do plumbers earn?" asked of a corpus without a word about plumbers
+    names a career the corpus lacks. The word must look like a person noun,
+    be unknown to every guide, not be an everyday word, and not be a doer of
+    something the guides know ("earners" of "earn").
+    """
+    from wordfreq import zipf_frequency
+
+    for w in lexical.words(question):
+        if w in lexical.STOPWORDS or not PERSON_NOUN_RE.match(w) or index.knows(w):
+            continue
+        base = re.sub(r"(?:er|or|ist|ian|eer)s?$", "", w)
+        if len(base) >= 3 and index.knows(base):
+            continue
+        if zipf_frequency(w, "en") >= EVERYDAY_ZIPF:
+            continue
+        return w
+    return None
+
+
+def conversation_guide(index: Index, question: str, picked: str | None, previous: str | None) -> str | None:
+    """The guide a turn is scoped to: the one picked, else one the question names, else the conversation's.
+
+    A conversation stays with the career it is about ("what do electricians
+    earn?" then "and how long is the training?") until another is named.
+    """
+    return picked or named_guide(index, question) or previous
+
+
+def _dense(index: Index, qvec: np.ndarray, pool: int, guide: str | None) -> list[tuple[int, float]]:
+    if guide is None:
+        return index.dense_search(qvec, pool)
+    import faiss
+
+    ids = _positions(index, guide)
+    k = min(pool, len(ids))
+    if k <= 0:
+        return []
+    sel = faiss.IDSelectorBatch(ids)
+    params = faiss.SearchParametersHNSW(sel=sel, efSearch=128) if "HNSW" in type(index.dense).__name__ else None
+    params = params or faiss.SearchParameters(sel=sel)
+    scores, found = index.dense.search(np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32), k, params=params)
+    return [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if i >= 0]
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` highest ``scores``, best first, ties by position.
+
+    A partial selection (``argpartition``) plus a sort of those ``k`` only:
+    linear in the corpus size, where a full sort is not.
+    """
+    k = min(k, scores.size)
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if k < scores.size:
+        kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
+        above = np.flatnonzero(scores > kth)
+        ties = np.flatnonzero(scores == kth)[: k - above.size]  # the first ties by position: a stable choice
+        top = np.concatenate([above, ties])
+    else:
+        top = np.arange(scores.size)
+    return top[np.lexsort((top, -scores[top]))][:k]
+
+
+def retrieve(
+    index: Index, qvec: np.ndarray, qtokens: list[str], k: int = 8, pool: int = 30, guide: str | None = None
+) -> list[Hit]:
     """Top ``k`` passages by reciprocal-rank fusion of dense and BM25 rankings.
 
     Returns ``Hit`` records sorted by fused score (best first); each carries
-    its dense cosine and BM25 score for display and diagnostics.
+    its dense cosine and BM25 score for display and diagnostics. With
+    ``guide`` (a source name, see :func:`check_guide`) only that guide's
+    passages are searched.
     """
-    dense = index.dense_search(qvec, pool)
+    dense = _dense(index, qvec, pool, guide)
     lex = index.lexical_scores(qtokens)
+    if guide is not None and lex.size:
+        mask = np.zeros(lex.shape, dtype=bool)
+        mask[_positions(index, guide)] = True
+        lex = np.where(mask, lex, 0.0).astype(np.float32)
     fused: dict[int, float] = {}
     dense_score = dict(dense)
     for rank, (i, _) in enumerate(dense):
         fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
     if lex.any():
-        order = np.argsort(-lex)[:pool]
+        order = top_k(lex, pool)
         for rank, i in enumerate(order):
             if lex[i] <= 0:
                 break

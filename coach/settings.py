@@ -52,11 +52,17 @@ class Settings(BaseModel):
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
     audit_db: Path = Path("data/audit.sqlite3")
+    audit_url: str | None = None
+    """SQLAlchemy URL of a shared audit database (``postgresql+psycopg://user@host/db``); None: the ``audit_db`` file."""
     model_path: str = Field(default_factory=default_model_path)
     reranker_dir: str = Field(default_factory=default_reranker_dir)
     use_reranker: bool = True
     chunk: ChunkSettings = ChunkSettings()
     batch_size: int = 32
+    keep_builds: int = Field(5, ge=1)
+    """Index builds kept (the current one included), so audited answers can be checked against them."""
+    keep_build_days: float | None = None
+    """Builds older than this many days are deleted even within ``keep_builds`` (never the current one)."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -69,8 +75,14 @@ class Settings(BaseModel):
             values["index_dir"] = Path(env["COACH_INDEX"])
         if env.get("COACH_AUDIT_DB"):
             values["audit_db"] = Path(env["COACH_AUDIT_DB"])
+        if env.get("COACH_AUDIT_URL"):
+            values["audit_url"] = env["COACH_AUDIT_URL"]
         if env.get("COACH_MODEL"):
             values["model_path"] = env["COACH_MODEL"]
+        if env.get("COACH_KEEP_BUILDS"):
+            values["keep_builds"] = int(env["COACH_KEEP_BUILDS"])
+        if env.get("COACH_KEEP_BUILD_DAYS"):
+            values["keep_build_days"] = float(env["COACH_KEEP_BUILD_DAYS"])
         if env.get("COACH_RERANKER"):
             values["use_reranker"] = env["COACH_RERANKER"].lower() not in {"0", "false", "no", "off"}
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -8,6 +8,7 @@ import streamlit as st
 
 from coach.answer import history_turn
 from coach.errors import CoachError
+from coach.retrieve import conversation_guide
 from views.shared import audit_store, citation_view, coach, safe, settings
 
 STARTERS = [
@@ -21,6 +22,7 @@ state = st.session_state
 state.setdefault("conversation_id", uuid.uuid4().hex)
 state.setdefault("messages", [])
 state.setdefault("pending", None)
+state.setdefault("guide", None)
 
 st.title("Career Coach")
 st.caption("Answers are quoted word for word from the career guide, with a citation for every sentence.")
@@ -37,11 +39,37 @@ except CoachError as exc:
     st.error(str(exc))
     st.stop()
 store = audit_store(str(settings().audit_db))
+guides = {g.source: g.title for g in engine.index.manifest.guides}
+
+
+def new_conversation() -> None:
+    state.conversation_id = uuid.uuid4().hex
+    state.messages = []
+
+
+if len(guides) > 1:
+    # Several careers: the job seeker may pick one; otherwise a question that
+    # names a career is answered from its guide.
+    if state.guide not in guides:
+        state.guide = None
+    with st.sidebar:
+        st.selectbox(
+            "Career guide",
+            [None, *sorted(guides, key=lambda s: guides[s].lower())],
+            format_func=lambda s: "Any guide (name the career in your question)" if s is None else guides[s],
+            key="guide",
+            on_change=new_conversation,
+            help="Answers come only from the chosen guide. Changing it starts a new conversation.",
+        )
 
 
 def ask(question: str) -> None:
     history = [history_turn(m["answer"]) for m in state.messages]
-    answer = engine.ask(question, history)
+    scope = None
+    if len(guides) > 1:
+        previous = state.messages[-1]["answer"].guide if state.messages else None
+        scope = conversation_guide(engine.index, question, state.guide, previous)
+    answer = engine.ask(question, history, guide=scope)
     turn_id = None
     if answer.query:  # an empty question is not a turn
         turn_id = store.record_turn(state.conversation_id, len(state.messages) + 1, answer, engine.index.manifest.id)
@@ -69,8 +97,16 @@ def render(message: dict, n: int) -> None:
                 if s.kind == "table_row" and s.columns and s.cells:
                     # The quote stays verbatim above; the row is read with its column names here.
                     st.caption(" · ".join(f"{safe(c)}: {safe(v)}" for c, v in zip(s.columns, s.cells, strict=False)))
+            if len(guides) > 1 and answer.guide and not state.guide:
+                st.caption(f"From the guide: {safe(guides.get(answer.guide, answer.guide))}")
             for c in answer.citations:
-                with st.expander(f"[{c.marker}] {' › '.join(c.section[1:]) or c.title}"):
+                where = " › ".join(c.section[1:]) or c.title
+                label = (
+                    f"[{c.marker}] {c.title} › {where}"
+                    if len(guides) > 1 and c.section[1:]
+                    else f"[{c.marker}] {where}"
+                )
+                with st.expander(label):
                     citation_view(answer, c.marker)
         score = st.feedback("thumbs", key=f"fb-{message['turn_id']}")
         if score is not None and message.get("feedback") != score:

@@ -1,0 +1,363 @@
+"""Site clutter out, staff exclusions, and many guides at once (scope, picker, CLI, batch)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from coach.answer import Coach
+from coach.chunk import chunk_guide, unit_context
+from coach.cli import build_parser
+from coach.clutter import load_settings, shared_lines
+from coach.corpus import scan_corpus
+from coach.errors import CoachError
+from coach.evaluate import Conversation, _norm, load_sets, read_conversations, run_conversation
+from coach.index import build_index, load_index
+from coach.model import load_model
+from coach.parse import excluded_sections, parse_corpus, parse_guide
+from coach.retrieve import check_guide, conversation_guide, guide_knows, missing_career, named_guide, retrieve
+from tests.conftest import FIXTURES, ROOT, SEED
+
+WIND = "wind-turbine-technician.txt"
+DENTAL = "dental-hygienist.md"
+
+
+def kept_units(guide) -> list[str]:  # noqa: ANN001
+    return [_norm(u.plain or u.text) for s in guide.sections for u in s.units]
+
+
+# -- clutter ----------------------------------------------------------------------------
+
+
+def test_every_labelled_answer_stays_quotable():
+    """Clutter removal never takes away what a labelled question expects to be quoted."""
+    sets, missing = load_sets(ROOT / "eval" / "sets.json")
+    if missing:
+        pytest.skip(f"labelled sets not found: {missing}")
+    checked = 0
+    for gs in sets:
+        guide = parse_guide(gs.guide.read_bytes().decode("utf-8-sig"), gs.guide.name)
+        units = kept_units(guide)
+        for path in gs.questions:
+            for _, conv in read_conversations(path):
+                for turn in conv.turns:
+                    for expected in turn.expect_any:
+                        checked += 1
+                        assert any(_norm(expected) in u for u in units), (gs.name, conv.id, expected)
+    assert checked > 500
+
+
+def test_no_unit_of_the_default_guide_comes_from_its_clutter():
+    guide = parse_guide(SEED.read_text(encoding="utf-8"), SEED.name)
+    units = " | ".join(kept_units(guide))
+    for clutter in [
+        "himalayas plus",
+        "no credit card required",
+        "$9 / month",
+        "sign up now",
+        "upgrade to unlock",
+        "get started for free",
+        "ace your application with our purpose-built resources",
+        "proven layouts and keywords hiring managers scan for",
+        "our ai career coach",
+    ]:
+        assert clutter not in units, clutter
+    paths = {" > ".join(s.heading_path[1:]) for s in guide.sections}
+    assert not any("Himalayas" in p or "credit card" in p or "View examples" in p for p in paths)
+    # Real content of the page's last sections stays.
+    assert (
+        "Frequently Asked Questions > Can Health Information Systems Technicians work remotely, or is this primarily an on-site role?"
+        in paths
+    )
+    assert any("related careers" in p.lower() for p in paths)  # related occupations are content
+    reasons = {e.reason for e in guide.excluded}
+    assert {"link card", "marketing"} <= {r.split(", ")[0] for r in reasons}
+
+
+def test_chunks_and_suggestions_never_hold_clutter():
+    guide = parse_guide(SEED.read_text(encoding="utf-8"), SEED.name)
+    for p in chunk_guide(guide):
+        assert "Himalayas" not in p.text and "credit card" not in p.text.lower()
+        assert not any("credit card" in h.lower() for h in p.section)
+
+
+def test_a_sign_up_box_under_the_last_answer_goes_but_the_answer_stays():
+    text = (ROOT / "eval" / "guides" / "ux-designer.txt").read_text(encoding="utf-8")
+    guide = parse_guide(text, "ux-designer.txt")
+    units = kept_units(guide)
+    assert any("a ux researcher specialises in studying users" in u for u in units)
+    for clutter in [
+        "enjoyed this article?",
+        "sign up to our weekly careers newsletter",
+        "subscribe",
+        "share this article",
+    ]:
+        assert not any(clutter in u for u in units), clutter
+    assert not any(s.heading_path[-1] == "Related articles" for s in guide.sections)
+
+
+def test_a_newsletter_mentioned_in_real_text_is_not_clutter():
+    text = (
+        "# Email Marketing Specialist\n\n## What they do\n\n"
+        "Email marketing specialists plan newsletters and grow the list of subscribers. "
+        "They test subject lines and measure how many people open each message. "
+        "They work with designers on templates.\n"
+    )
+    guide = parse_guide(text, "email.md")
+    assert len(kept_units(guide)) == 3 and not guide.excluded
+
+
+def test_one_selling_word_in_a_short_real_section_is_not_clutter():
+    text = (
+        "Crane Operator Guide\n\nCrane operators lift loads on building sites.\n\n"
+        "Overtime\n\nOvertime is paid at a premium rate on most sites.\n\n"
+        "More Resources\n\nUnions\n\nThe operators' union runs training courses for new members.\n"
+    )
+    guide = parse_guide(text, "crane.txt")
+    units = kept_units(guide)
+    assert any("premium rate" in u for u in units)
+    assert any("union runs training" in u for u in units)
+    assert not guide.excluded
+
+
+def test_the_same_sentence_on_every_card_is_content_under_related_careers():
+    text = (
+        "Plumber Guide\n\nPlumbers fit pipes in homes and offices.\n\nRelated Careers\n\n"
+        "Explore similar roles that might align with your interests and skills:\n\n"
+        "Pipefitter\n\nA growing field with similar skill requirements.\n\nExplore career guide\n\n"
+        "Gas Engineer\n\nA growing field with similar skill requirements.\n\nExplore career guide\n\n"
+        "Heating Technician\n\nA growing field with similar skill requirements.\n\nExplore career guide\n"
+    )
+    guide = parse_guide(text, "plumber.txt")
+    assert [s.heading_path[-1] for s in guide.sections][-3:] == ["Pipefitter", "Gas Engineer", "Heating Technician"]
+
+
+def test_lines_shared_by_two_guides_are_found():
+    shared = shared_lines(
+        {
+            "a.txt": ["Sign up for job alerts today", "Welders join metal."],
+            "b.txt": ["Sign up for job alerts today", "Nurses care."],
+        }
+    )
+    assert shared["a.txt"] == frozenset({"sign up for job alerts today"})
+    assert shared["b.txt"] == shared["a.txt"]
+
+
+# -- staff exclusions -------------------------------------------------------------------
+
+
+def write_settings(corpus: Path, body: str) -> None:
+    (corpus / "coach.toml").write_text(body, encoding="utf-8")
+
+
+def test_staff_exclude_a_section_by_name(corpus):
+    write_settings(
+        corpus,
+        f'[guides."{SEED.name}"]\nexclude = ["Visa & Immigration", "Market Commentary", "No Such Heading"]\n',
+    )
+    scan = scan_corpus(corpus)
+    guides = {g.source: g for g in parse_corpus(corpus, scan.guides)}
+    seed = guides[SEED.name]
+    leaves = {s.heading_path[-1] for s in seed.sections}
+    assert "Visa & Immigration" not in leaves and "Market Commentary" not in leaves and "Remote Work" in leaves
+    listed = excluded_sections(corpus)
+    assert set(listed) == {SEED.name, WIND, DENTAL}
+    staff = [e for e in listed[SEED.name] if e.reason.startswith("excluded by staff")]
+    assert {e.heading_path[-1] for e in staff} == {"Visa & Immigration", "Market Commentary", "No Such Heading"}
+    unknown = next(e for e in staff if e.heading_path[-1] == "No Such Heading")
+    assert unknown.units == 0 and "no section" in unknown.reason
+    assert not any(e.reason.startswith("excluded by staff") for e in listed[WIND])
+
+
+def test_settings_file_errors_are_one_sentence(corpus):
+    write_settings(corpus, "[guides\nexclude = ")
+    with pytest.raises(CoachError, match="cannot be read"):
+        load_settings(corpus)
+    write_settings(corpus, '[guides."a.txt"]\nexclude = "Pay"\n')
+    with pytest.raises(CoachError, match="exclude"):
+        load_settings(corpus)
+
+
+def test_no_settings_file_means_nothing_excluded_by_staff(tmp_path):
+    assert load_settings(tmp_path).guides == {}
+
+
+# -- many guides --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def multi(settings, fake_embedder):  # noqa: ANN201
+    build_index(settings, fake_embedder)
+    index = load_index(settings, fake_embedder.model_id)
+    return Coach(index, fake_embedder, None, load_model())
+
+
+def test_guide_title_is_part_of_every_unit_context(multi):
+    for p in multi.index.passages:
+        assert unit_context(p, p.units[0]).startswith(p.title)
+
+
+def test_scope_keeps_retrieval_inside_one_guide(multi, fake_embedder):
+    from coach import lexical
+
+    q = "What does the job pay and how do I get started?"
+    qvec = fake_embedder.encode([q])[0]
+    unscoped = {h.passage.source for h in retrieve(multi.index, qvec, lexical.tokens(q), k=12)}
+    assert len(unscoped) > 1
+    for guide in (WIND, DENTAL, SEED.name):
+        hits = retrieve(multi.index, qvec, lexical.tokens(q), k=12, guide=guide)
+        assert hits and {h.passage.source for h in hits} == {guide}
+
+
+def test_scoped_answers_quote_only_that_guide(multi):
+    for guide in (WIND, DENTAL):
+        answer = multi.ask("What skills do I need?", guide=guide)
+        assert answer.guide == guide
+        assert all(c.source == guide for c in answer.citations)
+        assert all(c.title for c in answer.citations)
+
+
+def test_a_scoped_question_knows_only_its_guides_words(multi):
+    wind = guide_knows(multi.index, WIND)
+    assert wind("turbines") and wind("technician")
+    assert multi.index.knows("hygienists") and not wind("hygienists")
+
+
+def test_an_unknown_guide_lists_the_choices(multi):
+    with pytest.raises(CoachError) as err:
+        multi.ask("What does it pay?", guide="astronaut.txt")
+    assert WIND in str(err.value) and DENTAL in str(err.value)
+    assert check_guide(multi.index, f"some/folder/{WIND}") == WIND
+
+
+def test_a_question_naming_a_career_picks_its_guide(multi):
+    assert named_guide(multi.index, "what do wind turbine technicians earn?") == WIND
+    assert named_guide(multi.index, "How do dental hygienists get licensed?") == DENTAL
+    assert named_guide(multi.index, "what is the median salary?") is None
+    assert named_guide(multi.index, "is a technician's job secure?") is None  # one career word of several
+    answer = multi.ask("what training do wind turbine technicians need?")
+    assert answer.guide == WIND
+    assert all(c.source == WIND for c in answer.citations)
+
+
+def test_a_conversation_stays_with_the_career_it_named(multi):
+    assert conversation_guide(multi.index, "and how long is the training?", None, WIND) == WIND
+    assert conversation_guide(multi.index, "what do dental hygienists earn?", None, WIND) == DENTAL
+    assert conversation_guide(multi.index, "what do dental hygienists earn?", WIND, None) == WIND  # a pick wins
+
+
+def test_a_career_the_corpus_lacks_is_an_honest_abstention(multi):
+    answer = multi.ask("what do plumbers earn?")
+    assert answer.abstained and answer.guide is None
+    assert 'no guide here about "plumbers"' in answer.text
+    assert "Wind Turbine Technician Career Guide" in answer.text and "Dental Hygienist Career Guide" in answer.text
+    # Not a missing career: a doer of something the guides know, an everyday word, a job they cover.
+    for q in ["what do the top earners make?", "have you never heard of it?", "do wind technicians earn well?"]:
+        assert missing_career(multi.index, q) is None, q
+
+
+def test_an_abstention_says_which_guides_exist(multi):
+    answer = multi._abstain("Can I be an astronaut?", "Can I be an astronaut?", [], 0.0, {})
+    assert answer.abstained
+    assert "Wind Turbine Technician Career Guide" in answer.text and "Dental Hygienist Career Guide" in answer.text
+
+
+def test_one_guide_is_implied(tmp_path, fake_embedder):
+    from coach.settings import Settings
+
+    corpus = tmp_path / "one"
+    corpus.mkdir()
+    shutil.copy(FIXTURES / WIND, corpus)
+    s = Settings(corpus_dir=corpus, index_dir=tmp_path / "idx", audit_db=tmp_path / "a.db")
+    build_index(s, fake_embedder)
+    index = load_index(s, fake_embedder.model_id)
+    assert named_guide(index, "what do dental hygienists earn?") is None
+    answer = Coach(index, fake_embedder, None, load_model()).ask("what's the weather in Paris tomorrow?")
+    assert "The career guides here" not in answer.text
+
+
+def test_batch_lines_carry_a_guide(tmp_path):
+    path = tmp_path / "convs.jsonl"
+    path.write_text(json.dumps({"id": 1, "guide": WIND, "turns": [{"q": "pay?"}, {"q": "and hours?"}]}) + "\n")
+    ((_, conv),) = list(read_conversations(path))
+    assert isinstance(conv, Conversation) and conv.guide == WIND
+
+    class Recorder:
+        index = None  # a picked guide needs no index to find one named
+
+        def __init__(self) -> None:
+            self.guides: list[str | None] = []
+
+        def ask(self, q, history=None, guide=None):  # noqa: ANN001, ANN201
+            from coach.records import Answer
+
+            self.guides.append(guide)
+            return Answer(question=q, query=q, abstained=True, text="", guide=guide)
+
+    rec = Recorder()
+    run_conversation(rec, conv)  # type: ignore[arg-type]
+    assert rec.guides == [WIND, WIND]
+
+
+def test_cli_takes_a_guide_on_ask_search_and_chat():
+    parser = build_parser()
+    for argv in (["ask", "pay?"], ["search", "pay"], ["chat"]):
+        assert parser.parse_args([*argv, "--guide", WIND]).guide == WIND
+        assert parser.parse_args(argv).guide is None
+
+
+# -- the chat picker ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def picker_app(multi, settings, tmp_path, monkeypatch):  # noqa: ANN201
+    """The chat page over the three-guide corpus, with the fake-embedder coach."""
+    import views.shared
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("COACH_CORPUS", str(settings.corpus_dir))
+    monkeypatch.setenv("COACH_INDEX", str(settings.index_dir))
+    monkeypatch.setenv("COACH_AUDIT_DB", str(tmp_path / "audit.sqlite3"))
+    monkeypatch.setattr(views.shared, "coach", lambda: multi)
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "views" / "chat.py"), default_timeout=60)
+    at.run()
+    return at
+
+
+def test_one_guide_needs_no_picker(tmp_path, fake_embedder, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    import views.shared
+    from coach.settings import Settings
+
+    corpus = tmp_path / "one"
+    corpus.mkdir()
+    shutil.copy(FIXTURES / WIND, corpus)
+    s = Settings(corpus_dir=corpus, index_dir=tmp_path / "idx", audit_db=tmp_path / "a.db")
+    build_index(s, fake_embedder)
+    engine = Coach(load_index(s, fake_embedder.model_id), fake_embedder, None, load_model())
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("COACH_AUDIT_DB", str(tmp_path / "audit.sqlite3"))
+    monkeypatch.setattr(views.shared, "coach", lambda: engine)
+    at = AppTest.from_file(str(ROOT / "views" / "chat.py"), default_timeout=60)
+    at.run()
+    assert not at.exception and len(at.selectbox) == 0
+
+
+def test_picker_scopes_the_chat(picker_app):
+    at = picker_app
+    assert not at.exception
+    assert len(at.selectbox) == 1
+    box = at.selectbox[0]
+    assert box.value is None
+    assert "Wind Turbine Technician Career Guide" in box.options and "Dental Hygienist Career Guide" in box.options
+    box.set_value(WIND).run()
+    at.chat_input[0].set_value("What skills do I need?").run()
+    assert not at.exception
+    labels = [e.label for e in at.expander]
+    assert labels and all("Wind Turbine Technician Career Guide" in label for label in labels)
