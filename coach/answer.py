@@ -24,7 +24,14 @@ from pydantic import BaseModel, ConfigDict
 
 from coach import lexical
 from coach.chunk import heading_text, unit_context
-from coach.conversation import Resolution, Turn, contextual_query, continues, resolve, subject_words
+from coach.conversation import (
+    Resolution,
+    Turn,
+    contextual_query,
+    is_followup,
+    resolve,
+    subject_words,
+)
 from coach.embed import Embedder
 from coach.features import (
     CANDIDATE_FEATURES,
@@ -32,7 +39,9 @@ from coach.features import (
     asked_types,
     candidate_row,
     names,
+    pool_relative,
     question_row,
+    subject_weights,
     unknown_words,
 )
 from coach.index import Index
@@ -167,10 +176,10 @@ class Coach:
             # better with the topic it would continue than alone?
             alone = self.index.dense_search(vecs[0], 1)
             joined = self.index.dense_search(vecs[1], 1)
-            followup = continues(q) or (bool(joined) and bool(alone) and joined[0][1] > alone[0][1])
+            followup = is_followup(q, bool(joined) and bool(alone) and joined[0][1] > alone[0][1])
         res = resolve(q, history, followup)
         k = 1 if followup else 0
-        qvec = vecs[k]
+        qvec, avec = vecs[k], vecs[0]
         reduced = vecs[len(vecs) // 2 + k] if unknown else None
         timings["embed"] = (time.perf_counter() - t0) * 1000
 
@@ -179,6 +188,14 @@ class Coach:
         pids = [self.index.position[h.passage.id] for h in hits]
         pscores = [h.score for h in hits]
         plex = [h.lexical for h in hits]
+        if followup:
+            # What the new question finds on its own stays in view too: "and
+            # how much experience is that?" may be answered outside the topic.
+            for h in retrieve(self.index, avec, lexical.tokens(q), guide=guide):
+                if (pid := self.index.position[h.passage.id]) not in pids:
+                    pids.append(pid)
+                    pscores.append(0.0)
+                    plex.append(0.0)
         focus = {self.index.position[p] for p in res.focus_passages if p in self.index.position}
         for pid in sorted(self._family(focus) - set(pids)):
             pids.append(pid)
@@ -188,8 +205,8 @@ class Coach:
         timings["retrieve"] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
-        ctx_q = _QuestionContext(q, res, focus, self.index, qvec)
-        rows = self._rows(cands, ctx_q, logits=None)
+        ctx_q = _QuestionContext(q, res, focus, self.index, qvec, avec)
+        rows = self._rows(cands, ctx_q)
         first = self.model.first.decision(rows, CANDIDATE_FEATURES)
         order = np.argsort(-first, kind="stable")
         cands = [cands[i] for i in order]
@@ -197,59 +214,67 @@ class Coach:
         gain = self._unknown_gain(cands, qvec, reduced)
         qnames = names(q)
         unknown_names = sum(not knows(n) for n in qnames) / len(qnames) if qnames else 0.0
-        qrow_first = question_row(
-            scores=first, rows=rows, unknown=unknown, subject=subject, unknown_gain=gain,
-            unknown_names=unknown_names, wanted=ctx_q.wanted, followup=followup,
-        ) if cands else []  # fmt: skip
+        common = dict(
+            unknown=unknown, subject=subject, unknown_gain=gain, unknown_names=unknown_names,
+            wanted=ctx_q.wanted, followup=followup,
+        )  # fmt: skip
+        qrow_first = question_row(scores=first, rows=rows, **common) if cands else []
         scores = first
         reranked = self.reranker is not None and bool(cands)
         if reranked:
             if not full_pool:
-                cands, rows = cands[: self.model.thresholds.pool], rows[: self.model.thresholds.pool]
+                cands = cands[: self.model.thresholds.pool]
             logits = self.reranker.score(res.query, [c.context for c in cands])
+            alone = self.reranker.score(q, [c.context for c in cands]) if followup else logits
             for c, lg in zip(cands, logits, strict=True):
                 c.logit = float(lg)
-            rows = self._rows(cands, ctx_q, logits=logits)
+            # Training (``full_pool``) keeps every row; ``coach.train`` recomputes
+            # the pool-relative columns over the pool its first-stage model keeps.
+            rows = self._rows(cands, ctx_q, logits, alone)
             scores = self.model.ranker.decision(rows, CANDIDATE_FEATURES)
             order = np.argsort(-scores, kind="stable")
             cands = [cands[i] for i in order]
             rows, scores = rows[order], scores[order]
         for c, s in zip(cands, scores, strict=True):
             c.score = float(s)
-        qrow = question_row(
-            scores=scores, rows=rows, unknown=unknown, subject=subject, unknown_gain=gain,
-            unknown_names=unknown_names, wanted=ctx_q.wanted, followup=followup,
-        ) if cands else []  # fmt: skip
+        qrow = question_row(scores=scores, rows=rows, **common) if cands else []
         timings["rerank"] = (time.perf_counter() - t0) * 1000
         return Analysis(
             question=q, res=res, hits=hits, candidates=cands, rows=rows, scores=scores,
             qrow=qrow, qrow_first=qrow_first, reranked=reranked, timings=timings,
         )  # fmt: skip
 
-    def _rows(self, cands: list[Candidate], qc: _QuestionContext, logits: np.ndarray | None) -> np.ndarray:
+    def _rows(
+        self,
+        cands: list[Candidate],
+        qc: _QuestionContext,
+        logits: np.ndarray | None = None,
+        logits_alone: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Feature rows of ``cands``, the pool-relative columns computed over exactly these candidates."""
         if not cands:
             return np.zeros((0, len(CANDIDATE_FEATURES)))
-        dense_best = max(c.dense for c in cands)
-        logit_best = float(np.max(logits)) if logits is not None else None
         heads = self.index.heading_vectors
         out = []
         for k, c in enumerate(cands):
             passage = self.index.passages[c.passage]
             unit = passage.units[c.unit]
             hsim = float(heads[c.passage].astype(np.float32) @ qc.qvec) if heads is not None else 0.0
+            uvec = self.index.unit_vectors[self.index.unit_start[c.passage] + c.unit].astype(np.float32)
             out.append(
                 candidate_row(
                     unit_text=unit.text, context=c.context, kind=unit.kind, unit_pos=c.unit,
                     heading=heading_text(passage), heading_sim=hsim,
-                    after_question_sim=self._after_question(c, qc.qvec), dense=c.dense, dense_best=dense_best,
-                    bm25=c.lexical, passage_rank=c.passage_rank,
-                    logit=float(logits[k]) if logits is not None else None, logit_best=logit_best,
-                    qstems=qc.qstems, qnames=qc.qnames, wanted=qc.wanted,
+                    after_question_sim=self._after_question(c, qc.qvec), dense=c.dense,
+                    dense_alone=float(uvec @ qc.avec), bm25=c.lexical, passage_rank=c.passage_rank,
+                    logit=float(logits[k]) if logits is not None else None,
+                    logit_alone=float(logits_alone[k]) if logits_alone is not None else None,
+                    qstems=qc.qstems, subject=qc.subject, qnames=qc.qnames, wanted=qc.wanted,
                     focus=self._focus(c, qc.focus, qc.focus_paths),
-                    repeat=(passage.source, unit.char_start) in qc.repeated, followup=qc.res.followup,
+                    repeat=(passage.source, unit.char_start) in qc.repeated,
                 )
             )  # fmt: skip
-        return np.asarray(out, dtype=np.float64)
+        return pool_relative(np.asarray(out, dtype=np.float64), has_logits=logits is not None)
 
     def _after_question(self, c: Candidate, qvec: np.ndarray) -> float:
         """Cosine of the question with the guide's own question this unit answers (an FAQ line before it)."""
@@ -505,10 +530,14 @@ def history_turn(answer: Answer) -> Turn:
 class _QuestionContext:
     """What every candidate row of one question shares."""
 
-    def __init__(self, q: str, res: Resolution, focus: set[int], index: Index, qvec: np.ndarray) -> None:
+    def __init__(
+        self, q: str, res: Resolution, focus: set[int], index: Index, qvec: np.ndarray, avec: np.ndarray
+    ) -> None:
         self.q = q
         self.res = res
         self.qvec = qvec
+        self.avec = avec
+        self.subject = subject_weights(subject_words(q))
         self.focus = focus
         self.focus_paths = [index.passages[p].section for p in focus]
         self.repeated = set(res.already_quoted)

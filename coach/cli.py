@@ -249,10 +249,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     _quiet_libraries()
     from coach.evaluate import format_report
 
-    if args.cv and not args.sets:
-        raise CoachError("--cv needs labelled guides to fit on.", "Add --sets eval/sets.json.")
     sets = _guide_sets(args)
     plain = [f for f in args.files if "=" not in f]
+    if args.cv and len(sets) < 2:
+        raise CoachError(
+            "--cv needs two or more labelled guides to fit on.", "Add --sets eval/sets.json or QUESTIONS=GUIDE pairs."
+        )
+    if not sets and not plain:
+        raise CoachError(
+            "No questions to evaluate.", "Pass a JSONL file, QUESTIONS=GUIDE pairs, or --sets eval/sets.json."
+        )
     if sets:
         from coach.experiment import Workbench, evaluate_sets
         from coach.model import load_model
@@ -262,26 +268,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
         model = None if args.cv else load_model(args.model)
         runs, pooled = evaluate_sets(wb, model, cv=args.cv)
         if args.json:
-            print(json.dumps({"guides": {r.name: r.report.model_dump() for r in runs}, "pooled": pooled.model_dump()}))
-            return 0
-        print(f"reranker: {'on' if wb.reranker else 'off'}; "
-              f"{'leave-one-guide-out: each guide answered by a model fitted without it' if args.cv else 'model: ' + (args.model or 'shipped')}")  # fmt: skip
-        print(format_table(runs, pooled))
-        if args.failures:
+            print(json.dumps({"guides": {r.name: r.model_dump() for r in runs}, "pooled": pooled.model_dump()}))
+        else:
+            print(f"reranker: {'on' if wb.reranker else 'off'}; "
+                  f"{'leave-one-guide-out: each guide answered by a model fitted without it' if args.cv else 'model: ' + (args.model or 'shipped')}")  # fmt: skip
+            print(format_table(runs, pooled))
+        if args.failures and not args.json:
             for r in runs:
                 print(f"\n## {r.name}")
                 print(format_report(r.report, failures=True))
-        return 0
-    if not plain:
-        raise CoachError(
-            "No questions to evaluate.", "Pass a JSONL file, QUESTIONS=GUIDE pairs, or --sets eval/sets.json."
-        )
+    if plain:
+        _eval_plain(args, plain)
+    return 0
+
+
+def _eval_plain(args: argparse.Namespace, plain: list[str]) -> None:
+    """Question files asked of the --corpus index."""
     from coach.corpus import read_source
-    from coach.evaluate import read_conversations, run_conversation, score
+    from coach.evaluate import format_report, read_conversations, run_conversation, score
+    from coach.model import load_model
     from coach.service import open_coach
 
     settings = _settings(args)
     coach = open_coach(settings, _progress_bar())
+    coach.model = load_model(args.model)
     for name in plain:
         path = Path(name)
         if not path.is_file():
@@ -302,17 +312,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
         else:
             print(f"{path} (reranker: {'on' if coach.reranker else 'off'})")
             print(format_report(report, failures=args.failures))
-    return 0
 
 
 def format_table(runs: list, pooled) -> str:  # noqa: ANN001
-    head = f"{'guide':<40} {'single':>7} {'follow':>7} {'oos abst':>9} {'false ab':>9} {'integr':>7} {'words':>6} {'p50 ms':>7} {'p95 ms':>7}"
+    """Coach figures per guide, then the tutorial pipeline's on the same turns, and latency as a ratio to it."""
+    head = (
+        f"{'guide':<38} {'single':>6} {'follow':>6} {'oos':>5} {'f.abst':>6} {'integr':>6} {'words':>5}"
+        f" {'p50':>6} {'p95':>6} | {'tut.sgl':>7} {'tut.fol':>7} {'tut.wds':>7} {'p50 x':>6} {'p95 x':>6}"
+    )
     lines = [head]
-    for name, r in [*((x.name, x.report) for x in runs), ("POOLED", pooled)]:
+    for run in [*runs, pooled]:
+        r, b = run.report, run.baseline
         lines.append(
-            f"{name:<40} {r.single_hit:>7.3f} {r.followup_hit:>7.3f} {r.oos_abstention:>9.3f} {r.false_abstention:>9.3f}"
-            f" {r.citation_integrity:>7.3f} {r.median_answer_words:>6.1f} {r.latency_p50_ms:>7.1f} {r.latency_p95_ms:>7.1f}"
+            f"{run.name[:38]:<38} {r.single_hit:>6.3f} {r.followup_hit:>6.3f} {r.oos_abstention:>5.2f}"
+            f" {r.false_abstention:>6.3f} {r.citation_integrity:>6.3f} {r.median_answer_words:>5.0f}"
+            f" {r.latency_p50_ms:>6.0f} {r.latency_p95_ms:>6.0f} | {b.single_hit:>7.3f} {b.followup_hit:>7.3f}"
+            f" {b.median_answer_words:>7.0f} {r.latency_p50_ms / max(b.latency_p50_ms, 0.01):>6.1f}"
+            f" {r.latency_p95_ms / max(b.latency_p95_ms, 0.01):>6.1f}"
         )
+    lines.append("p50/p95 in ms; 'x' columns: latency as a multiple of the tutorial pipeline's in this run.")
     return "\n".join(lines)
 
 

@@ -3,10 +3,13 @@
 A follow-up ("and after 10 years?", "is it fast paced?", "who offers that
 one?") is searched together with the question that set the topic, and the
 passages the previous answer quoted stay in view. Whether a question is one is
-decided from evidence: it opens by leaning back ("and ...", "what about ..."),
-or the guide matches it better read with the topic than alone. A question
-that brings its own subject ("What is HIPAA?", a starter question clicked
-after another topic) finds the guide better alone and starts a new topic.
+decided from the question: it opens by leaning back ("and ...", "what about
+..."), or points back ("is it fast paced?", "after that?"), or it has no
+subject of its own and the guide matches it better read with the topic than
+alone. A question that brings its own subject and points nowhere ("What is
+HIPAA?", a starter question clicked after another topic) starts a new topic.
+Either way the answer model also sees what the question finds on its own
+(``logit_alone``, ``dense_alone`` in ``coach/features.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,16 @@ from coach import lexical
 OPENERS_RE = re.compile(
     r"^\s*(and|but|so|also|then|ok|okay|what about|how about|and what about|what if|same for|"
     r"how long (?:does|would|will) (?:it|that)|why(?: is)? that)\b",
+    re.I,
+)
+BACK_RE = re.compile(
+    r"\b(it|its|it's|that|those|they|them|their|theirs|there|these|this|he|she|his|her|one|ones|same|such|"
+    r"then|above|below|before|after|next|previous|former|latter|else|other|another|more)\b",
+    re.I,
+)
+GUIDE_SELF_RE = re.compile(
+    r"\b(?:this|that|the)\s+(?:job|career|role|field|occupation|profession|position|work|line of work|guide)\b"
+    r"|\bdo you think that\b|\bso that\b",
     re.I,
 )
 GENERIC = {
@@ -60,6 +73,27 @@ def subject_words(question: str) -> list[str]:
 def continues(question: str) -> bool:
     """Does the question open by leaning on what came before ("and ...", "what about ...")?"""
     return bool(OPENERS_RE.match(question))
+
+
+def refers_back(question: str) -> bool:
+    """Does the question point at something said before ("is it fast paced?", "after that?")?
+
+    "this job", "this career" and the like name the guide's own occupation, not
+    an earlier turn, so a starter question clicked mid-conversation stands alone.
+    """
+    return bool(BACK_RE.search(GUIDE_SELF_RE.sub(" ", question)))
+
+
+def is_followup(question: str, better_with_topic: bool) -> bool:
+    """Does the question lean on the conversation?
+
+    It opens by leaning back, points back, or brings no subject of its own
+    ("how long does it take?") and the guide matches it better read with the
+    topic (``better_with_topic``, measured by the caller, which has the
+    embedder). A question with its own subject and no pointer ("What is
+    HIPAA?") starts a new topic whatever the guide matches best.
+    """
+    return continues(question) or refers_back(question) or (not subject_words(question) and better_with_topic)
 
 
 def topic_of(history: list[Turn]) -> Turn:

@@ -14,8 +14,10 @@ import numpy as np
 from pydantic import BaseModel
 
 from coach.answer import Coach
+from coach.baseline import TutorialCoach
 from coach.corpus import read_source
 from coach.embed import SentenceTransformerEmbedder
+from coach.errors import CoachError
 from coach.evaluate import (
     BatchResult,
     Conversation,
@@ -53,10 +55,11 @@ class MemoCrossEncoder(CrossEncoder):
 
 
 class GuideRun(BaseModel):
-    """One guide's figures."""
+    """One guide's figures, and the tutorial pipeline's on the same questions."""
 
     name: str
     report: EvalReport
+    baseline: EvalReport
     conversations: int
 
 
@@ -64,16 +67,22 @@ class Workbench:
     """The guides of a sets file, each with its index and coach, sharing the models."""
 
     def __init__(self, sets: list[GuideSet], cache: Path, settings: Settings, log: Log) -> None:
-        self.sets = sets
         self.log = log
         self.embedder = SentenceTransformerEmbedder(settings.model_path)
         self.reranker = MemoCrossEncoder(settings.reranker_dir) if settings.use_reranker else None
         self.indexes = {}
         self.sources: dict[str, dict[str, str]] = {}
+        usable = []
         for gs in sets:
             s = guide_index_settings(gs, cache, settings)
-            index = self.indexes[gs.name] = ensure_index(s, self.embedder)
+            try:
+                index = self.indexes[gs.name] = ensure_index(s, self.embedder)
+            except CoachError as exc:  # one unusable guide does not abort a run over many
+                log(f"skipped {gs.name}: {exc.message}")
+                continue
             self.sources[gs.name] = {g.source: read_source(s.corpus_dir, g.source) for g in index.manifest.guides}
+            usable.append(gs)
+        self.sets = usable
 
     def coach(self, name: str, model: AnswerModel) -> Coach:
         return Coach(self.indexes[name], self.embedder, self.reranker, model)
@@ -86,6 +95,11 @@ class Workbench:
             self.log(f"collected {len(got)} turns from {gs.name}")
             turns += got
         return turns
+
+    def run_baseline(self, gs: GuideSet) -> list[BatchResult]:
+        """The tutorial pipeline (``coach/baseline.py``) on the guide's conversations."""
+        tutorial = TutorialCoach(self.sources[gs.name], self.embedder)
+        return [BatchResult(id=c.id, answers=[tutorial.ask(t.q) for t in c.turns]) for c in gs.conversations()]
 
     def run(self, gs: GuideSet, model: AnswerModel) -> tuple[list[Conversation], list[BatchResult]]:
         coach = self.coach(gs.name, model)
@@ -105,12 +119,13 @@ def train(wb: Workbench) -> AnswerModel:
     return finish(fit_model(turns, wb.log), wb.sets)
 
 
-def evaluate_sets(wb: Workbench, model: AnswerModel | None, cv: bool) -> tuple[list[GuideRun], EvalReport]:
-    """Per-guide and pooled reports; with ``cv`` each guide is answered by a model fitted without it."""
+def evaluate_sets(wb: Workbench, model: AnswerModel | None, cv: bool) -> tuple[list[GuideRun], GuideRun]:
+    """Per-guide and pooled runs; with ``cv`` each guide is answered by a model fitted without it."""
     turns = wb.collect() if cv else []
     runs: list[GuideRun] = []
     all_convs: list[Conversation] = []
     all_results: list[BatchResult] = []
+    all_base: list[BatchResult] = []
     sources: dict[str, str] = {}
     for gs in wb.sets:
         if cv:
@@ -119,9 +134,20 @@ def evaluate_sets(wb: Workbench, model: AnswerModel | None, cv: bool) -> tuple[l
             held_out = model
         convs, results = wb.run(gs, held_out)
         src = wb.sources[gs.name]
-        runs.append(GuideRun(name=gs.name, report=score(convs, results, src), conversations=len(convs)))
+        base = wb.run_baseline(gs)
+        runs.append(
+            GuideRun(
+                name=gs.name, report=score(convs, results, src), baseline=score(convs, base, src),
+                conversations=len(convs),
+            )
+        )  # fmt: skip
+        all_base += base
         wb.log(f"{gs.name}: {runs[-1].report.single_hit:.3f} single-turn hit")
         all_convs += convs
         all_results += results
         sources.update(src)
-    return runs, score(all_convs, all_results, sources)
+    pooled = GuideRun(
+        name="POOLED", report=score(all_convs, all_results, sources), baseline=score(all_convs, all_base, sources),
+        conversations=len(all_convs),
+    )  # fmt: skip
+    return runs, pooled

@@ -57,8 +57,10 @@ CANDIDATE_FEATURES = [
     "logit",
     "logit_gap",
     "logit_top",
+    "logit_alone",
     "dense",
     "dense_gap",
+    "dense_alone",
     "bm25",
     "passage_rank",
     "heading_sim",
@@ -66,11 +68,12 @@ CANDIDATE_FEATURES = [
     "heading_in_question",
     "after_question_sim",
     "question_in_unit",
+    "subject_in_unit",
+    "rare_missing",
     "names_found",
     *(f"{k}_{v}" for k in ASKS for v in ("fit", "missing")),
     "focus",
     "repeat",
-    "followup_focus",
     "first_in_passage",
     "kind_sentence",
     "kind_bullet",
@@ -80,7 +83,16 @@ CANDIDATE_FEATURES = [
     "question_shaped",
     "log_words",
 ]
-"""Columns of a candidate row; ``logit*`` are 0 when there is no cross-encoder."""
+"""Columns of a candidate row; ``logit*`` are 0 when there is no cross-encoder.
+
+``*_alone`` score the question without the conversation: for a follow-up the
+other columns read it joined with the topic it continues ("what does a mid
+level designer earn? and how much experience is that?"), so the model can
+weigh what the new question asks against the topic it leans on. For a
+question that stands alone they equal ``logit`` and ``dense``. ``*_gap`` and
+``logit_top`` are relative to the pool being ranked (``pool_relative``).
+"""
+POOL_RELATIVE = ("logit_gap", "logit_top", "dense_gap")
 
 FIRST_STAGE = [f for f in CANDIDATE_FEATURES if not f.startswith("logit")]
 """Columns known before the cross-encoder runs (they choose what it reads)."""
@@ -97,6 +109,12 @@ QUESTION_FEATURES = [
     "unknown_rarity",
     "unknown_gain",
     "unknown_names",
+    "top_subject_missing",
+    "top_rare_missing",
+    "top_names_missing",
+    "top3_subject_missing",
+    "top3_rare_missing",
+    "fit_but_subject_missing",
     "followup",
 ]
 """Columns of the question row (abstention model)."""
@@ -118,7 +136,8 @@ def names(question: str) -> list[str]:
     out = []
     for m in NAME_RE.finditer(question):
         w = m.group(0)
-        if (m.start() == 0 and not w.isupper()) or w.lower() in lexical.STOPWORDS:
+        acronym = w.isupper()
+        if (m.start() == 0 and not acronym) or (w.lower() in lexical.STOPWORDS and not acronym):
             continue
         out.append(w.lower())
     return out
@@ -136,6 +155,16 @@ def unknown_rarity(words: list[str]) -> float:
     return max(min(1.0, max(0.0, 6.0 - _zipf(w)) / 4.0) for w in words)
 
 
+def _mentions(words: set[str], name: str) -> bool:
+    """Is ``name`` (lower-cased) among ``words``, allowing a plural or possessive form?"""
+    return name in words or name + "s" in words or name.removesuffix("s") in words
+
+
+def _covers(stems: set[str], stem: str) -> bool:
+    """Does a unit mention ``stem``, or a longer word it shortens ("techs" -> "technicians")?"""
+    return stem in stems or (len(stem) >= 4 and any(u.startswith(stem) for u in stems))
+
+
 def _share(part: set[str], whole: set[str]) -> float:
     return len(part & whole) / len(part) if part else 0.0
 
@@ -150,28 +179,35 @@ def candidate_row(
     heading_sim: float,
     after_question_sim: float,
     dense: float,
-    dense_best: float,
+    dense_alone: float,
     bm25: float,
     passage_rank: int,
     logit: float | None,
-    logit_best: float | None,
+    logit_alone: float | None,
     qstems: set[str],
+    subject: dict[str, float],
     qnames: list[str],
     wanted: list[str],
     focus: float,
     repeat: bool,
-    followup: bool,
 ) -> list[float]:
-    """One row in ``CANDIDATE_FEATURES`` order."""
+    """One row in ``CANDIDATE_FEATURES`` order, pool-relative columns left at 0.
+
+    ``subject`` maps the stems of the question's subject words to their rarity
+    in everyday English (0-1). Call ``pool_relative`` on the rows of the pool.
+    """
     hstems = set(lexical.tokens(heading))
     ustems = set(lexical.tokens(context))
-    ctx = context.lower()
+    cwords = set(lexical.words(context))
+    covered = {w for w in subject if _covers(ustems, w)}
     row = {
         "logit": logit or 0.0,
-        "logit_gap": (logit - logit_best) if logit is not None and logit_best is not None else 0.0,
-        "logit_top": float(logit is not None and logit_best is not None and logit >= logit_best),
+        "logit_gap": 0.0,
+        "logit_top": 0.0,
+        "logit_alone": logit_alone if logit_alone is not None else (logit or 0.0),
         "dense": dense,
-        "dense_gap": dense - dense_best,
+        "dense_gap": 0.0,
+        "dense_alone": dense_alone,
         "bm25": bm25,
         "passage_rank": 1.0 / (1.0 + passage_rank),
         "heading_sim": heading_sim,
@@ -179,10 +215,11 @@ def candidate_row(
         "heading_in_question": _share(hstems, qstems),
         "after_question_sim": after_question_sim,
         "question_in_unit": _share(qstems, ustems),
-        "names_found": (sum(n in ctx for n in qnames) / len(qnames)) if qnames else 1.0,
+        "subject_in_unit": _share(covered, set(subject)) if subject else 0.0,
+        "rare_missing": max((r for w, r in subject.items() if w not in covered), default=0.0),
+        "names_found": (sum(_mentions(cwords, n) for n in qnames) / len(qnames)) if qnames else 1.0,
         "focus": focus,
         "repeat": float(repeat),
-        "followup_focus": focus if followup else 0.0,
         "first_in_passage": float(unit_pos == 0),
         "kind_sentence": float(kind == "sentence"),
         "kind_bullet": float(kind in ("bullet", "item")),
@@ -200,6 +237,41 @@ def candidate_row(
     return [row[f] for f in CANDIDATE_FEATURES]
 
 
+def pool_relative(rows: np.ndarray, has_logits: bool) -> np.ndarray:
+    """Fill the columns that compare each candidate with the best of its pool (in place; returns ``rows``)."""
+    if not len(rows):
+        return rows
+    col = {f: k for k, f in enumerate(CANDIDATE_FEATURES)}
+    dense = rows[:, col["dense"]]
+    rows[:, col["dense_gap"]] = dense - dense.max()
+    if has_logits:
+        logit = rows[:, col["logit"]]
+        rows[:, col["logit_gap"]] = logit - logit.max()
+        rows[:, col["logit_top"]] = (logit >= logit.max()).astype(np.float64)
+    else:
+        rows[:, col["logit_gap"]] = 0.0
+        rows[:, col["logit_top"]] = 0.0
+    return rows
+
+
+def without_logits(rows: np.ndarray) -> np.ndarray:
+    """A copy of ``rows`` as the path without a cross-encoder sees them (every ``logit*`` column 0)."""
+    out = rows.copy()
+    for k, f in enumerate(CANDIDATE_FEATURES):
+        if f.startswith("logit"):
+            out[:, k] = 0.0
+    return pool_relative(out, has_logits=False)
+
+
+def subject_weights(subject: list[str]) -> dict[str, float]:
+    """Stem -> rarity in everyday English for the question's subject words."""
+    out: dict[str, float] = {}
+    for w in subject:
+        for st in lexical.tokens(w):
+            out[st] = max(out.get(st, 0.0), unknown_rarity([w]))
+    return out
+
+
 def question_row(
     *,
     scores: np.ndarray,
@@ -215,6 +287,7 @@ def question_row(
     col = {f: k for k, f in enumerate(CANDIDATE_FEATURES)}
     top = rows[0]
     missing = sum(top[col[f"{k}_missing"]] for k in ASKS)
+    fit = float(any(top[col[f"{k}_fit"]] for k in ASKS))
     row = {
         "top_score": float(scores[0]),
         "score_gap": float(scores[0] - scores[1]) if len(scores) > 1 else 5.0,
@@ -227,6 +300,15 @@ def question_row(
         "unknown_rarity": unknown_rarity(unknown),
         "unknown_gain": unknown_gain,
         "unknown_names": unknown_names,
+        "top_subject_missing": 1.0 - float(top[col["subject_in_unit"]]) if subject else 0.0,
+        "top_rare_missing": float(top[col["rare_missing"]]),
+        "top_names_missing": 1.0 - float(top[col["names_found"]]),
+        # The best few together: does any of them speak about what the question names?
+        "top3_subject_missing": 1.0 - float(rows[:3, col["subject_in_unit"]].max()) if subject else 0.0,
+        "top3_rare_missing": float(rows[:3, col["rare_missing"]].min()),
+        # The right kind of value about something else ("how much do pharmacists
+        # make?" answered with pharmacy technicians' pay).
+        "fit_but_subject_missing": fit * (1.0 - float(top[col["subject_in_unit"]])) if subject else 0.0,
         "followup": float(followup),
     }
     return [row[f] for f in QUESTION_FEATURES]

@@ -6,7 +6,7 @@ columns (``coach/features.py``):
 * ``first``: ranks candidate units before the cross-encoder, choosing the few
   it reads (and ranks alone when there is no cross-encoder);
 * ``ranker``: ranks candidates with every column, the cross-encoder logit included;
-* ``answerable``: the probability that the best candidate answers the question.
+* ``answerable``: the probability that the guide answers the question at all.
 
 Decision thresholds sit beside the weights: the coach abstains when
 ``answerable`` is below ``abstain_below``, and quotes an extra unit when its
@@ -59,7 +59,7 @@ class Thresholds(BaseModel):
     """An extra unit is quoted when its ranker probability is at least this."""
     pool: int = 16
     """How many candidates the cross-encoder reads."""
-    max_words: int = 50
+    max_words: int = 60
     """Extra units stop at this many words in all."""
 
 
@@ -92,6 +92,15 @@ def load_model(path: str | None = None) -> AnswerModel:
     if model.version != MODEL_VERSION:
         raise ModelError(
             f"The answer model file {p} is version {model.version}; this coach reads {MODEL_VERSION}.",
+            "Run: python -m coach train",
+        )
+    from coach.features import CANDIDATE_FEATURES, QUESTION_FEATURES
+
+    stale = [f for m in (model.first, model.ranker) for f in m.features if f not in CANDIDATE_FEATURES]
+    stale += [f for m in (model.answerable, model.answerable_first) for f in m.features if f not in QUESTION_FEATURES]
+    if stale:
+        raise ModelError(
+            f"The answer model file {p} was fitted on features this coach no longer computes ({', '.join(stale[:3])}).",
             "Run: python -m coach train",
         )
     return model

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from coach.answer import EMPTY_PROMPT, history_turn
-from coach.conversation import Turn, continues, resolve
+from coach.conversation import Turn, continues, is_followup, resolve
 from coach.evaluate import integrity_ok, read_conversations, run_conversation
 from tests.conftest import ROOT, SEED
 
@@ -36,6 +36,17 @@ def test_openers_lean_back():
     assert continues("and after 10 years?")
     assert continues("what about once I'm senior?")
     assert not continues("What is HIPAA?")
+
+
+@pytest.mark.parametrize(
+    "q, may",
+    [("What is HIPAA?", False), ("What does this job pay?", False), ("Can I work remotely?", False),
+     ("is it fast paced?", True), ("what's the next level after that?", True), ("how much does it cost?", True),
+     ("what about Brazil?", True), ("what do they do there?", True)],
+)  # fmt: skip
+def test_only_a_question_that_points_back_continues_the_topic(q, may):
+    assert is_followup(q, better_with_topic=False) is may
+    assert is_followup("how long?", better_with_topic=True) and not is_followup("What is HIPAA?", True)
 
 
 @pytest.mark.slow

@@ -7,7 +7,17 @@ import json
 import numpy as np
 import pytest
 
-from coach.features import CANDIDATE_FEATURES, HAS, QUESTION_FEATURES, asked_types, names
+from coach.features import (
+    CANDIDATE_FEATURES,
+    HAS,
+    QUESTION_FEATURES,
+    asked_types,
+    candidate_row,
+    names,
+    pool_relative,
+    subject_weights,
+    without_logits,
+)
 from coach.model import AnswerModel, Linear, load_model
 from coach.train import TurnData, choose_abstain_cut, fit_model, write_model
 
@@ -30,6 +40,38 @@ def test_what_a_question_asks_for():
     assert asked_types("How much do these techs make?") == ["amount"]
     assert "duration" in asked_types("how long does the apprenticeship take?")
     assert names("what do electricians earn in Texas or the UK?") == ["texas", "uk"]
+    assert names("what's the salary for a ux designer in the US?") == ["us"]  # an acronym, not the pronoun
+
+
+def _row(text: str, question_subject: list[str], logit: float | None = None, dense: float = 0.5) -> list[float]:
+    return candidate_row(
+        unit_text=text, context=f"Guide > Pay: {text}", kind="sentence", unit_pos=1, heading="Pay",
+        heading_sim=0.3, after_question_sim=0.0, dense=dense, dense_alone=dense, bm25=0.5, passage_rank=0,
+        logit=logit, logit_alone=None, qstems=set(), subject=subject_weights(question_subject), qnames=[],
+        wanted=["amount"], focus=0.0, repeat=False,
+    )  # fmt: skip
+
+
+def test_a_unit_that_misses_the_questions_subject_says_so():
+    col = CANDIDATE_FEATURES.index
+    about_techs = _row("Pharmacy technicians earn $40,300 a year.", ["pharmacists"])
+    about_them = _row("Pharmacists earn $132,750 a year.", ["pharmacists"])
+    assert about_techs[col("subject_in_unit")] == 0.0 and about_techs[col("rare_missing")] > 0.0
+    assert about_them[col("subject_in_unit")] == 1.0 and about_them[col("rare_missing")] == 0.0
+
+
+def test_pool_columns_compare_with_the_pool_being_ranked():
+    col = CANDIDATE_FEATURES.index
+    rows = np.asarray([_row("A $1.", [], logit=2.0, dense=0.6), _row("B $2.", [], logit=-1.0, dense=0.4)])
+    pool_relative(rows, has_logits=True)
+    assert rows[:, col("logit_gap")].tolist() == [0.0, -3.0] and rows[:, col("logit_top")].tolist() == [1.0, 0.0]
+    assert rows[1, col("dense_gap")] == pytest.approx(-0.2)
+    # Only the second candidate kept: it is now the best of its pool.
+    kept = pool_relative(rows[1:].copy(), has_logits=True)
+    assert kept[0, col("logit_gap")] == 0.0 and kept[0, col("dense_gap")] == 0.0
+    # The path without a cross-encoder sees no logit at all.
+    bare = without_logits(rows)
+    assert not bare[:, [col(f) for f in CANDIDATE_FEATURES if f.startswith("logit")]].any()
 
 
 def _turn(guide: str, rng: np.random.Generator, abstain: bool) -> TurnData:
