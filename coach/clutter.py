@@ -39,10 +39,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from coach.corpus import SETTINGS_FILE
 from coach.errors import CoachError
 from coach.records import ExcludedSection, Section, Unit
 
-SETTINGS_FILE = "coach.toml"
 MAX_SETTINGS_BYTES = 256 * 1024
 
 # Language of selling and site furniture. Each pattern is about the web, not a job.

@@ -21,6 +21,8 @@ from pydantic import BaseModel
 from coach.errors import CorpusError
 
 GUIDE_SUFFIXES = {".txt", ".md", ".markdown"}
+SETTINGS_FILE = "coach.toml"
+"""Staff settings in the corpus folder (see ``coach/clutter.py``); fingerprinted, never read as a guide."""
 MAX_GUIDE_BYTES = 20 * 1024 * 1024
 RACY_NS = 2_000_000_000
 """A file modified this close to the moment it was hashed may change again within the
@@ -85,7 +87,11 @@ def file_states(corpus_dir: Path, known: Mapping[str, FileState] | None = None) 
     """
     out: dict[str, FileState] = {}
     root = str(corpus_dir.resolve())
-    for path in guide_paths(corpus_dir):
+    # The staff settings file (coach.toml: sections excluded per guide) is part
+    # of what an index is built from, so editing it makes the index stale.
+    settings_file = corpus_dir / SETTINGS_FILE
+    extra = [settings_file] if settings_file.is_file() else []
+    for path in guide_paths(corpus_dir) + extra:
         rel = path.relative_to(corpus_dir).as_posix()
         try:
             st = path.stat()

@@ -49,7 +49,7 @@ from coach.chunk import chunk_guide, heading_text, unit_context
 from coach.corpus import FileState, file_states, scan_corpus
 from coach.embed import Embedder
 from coach.errors import CoachError, CorruptIndexError, IndexMissingError, StaleIndexError
-from coach.parse import parse_guide
+from coach.parse import parse_corpus
 from coach.records import GuideRecord, Manifest, Passage
 from coach.settings import Settings
 from coach.vectors import VectorCache, text_key
@@ -75,7 +75,7 @@ def pipeline_id() -> str:
 
     digest = hashlib.sha256()
     here = Path(__file__).parent
-    for name in ("parse.py", "blocks.py", "plaintext.py", "markdown.py", "sentences.py", "chunk.py"):
+    for name in ("parse.py", "blocks.py", "plaintext.py", "markdown.py", "sentences.py", "chunk.py", "clutter.py"):
         f = here / name
         if f.is_file():
             digest.update(f.read_bytes())
@@ -365,9 +365,12 @@ def _build(settings: Settings, embedder: Embedder, progress: Progress) -> tuple[
             states[gf.source] = FileState(len(gf.text), -1, gf.sha256, 0)
     passages: list[Passage] = []
     records: list[GuideRecord] = []
-    for k, gf in enumerate(scan.guides):
+    # Parsed as a corpus: staff exclusions (coach.toml) and a publisher's
+    # boilerplate repeated across its guides are only visible from all of them.
+    progress("parse", 0, len(scan.guides))
+    parsed = parse_corpus(settings.corpus_dir, scan.guides)
+    for k, (gf, guide) in enumerate(zip(scan.guides, parsed, strict=True)):
         progress("parse", k, len(scan.guides))
-        guide = parse_guide(gf.text, gf.source)
         passages.extend(chunk_guide(guide, settings.chunk))
         records.append(GuideRecord(source=gf.source, sha256=gf.sha256, title=guide.title, chars=len(gf.text)))
     progress("parse", len(scan.guides), len(scan.guides))

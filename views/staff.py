@@ -85,6 +85,19 @@ verifier = Verifier(cfg.index_dir, cfg.corpus_dir, build_cache())
 turns_tab, replay_tab, logins_tab, coverage_tab = st.tabs(["Turns", "Replay", "Logins", "Coverage"])
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def _excluded(corpus: str, manifest_id: str) -> dict[str, list[dict]]:
+    """Sections each guide keeps out of answers, parsed once per index build."""
+    from pathlib import Path
+
+    from coach.parse import excluded_sections
+
+    try:
+        return {src: [e.model_dump() for e in items] for src, items in excluded_sections(Path(corpus)).items()}
+    except CoachError:
+        return {}
+
+
 def verdict_form(turn: TurnRecord) -> None:
     """Record or change the verdict on one turn; the rules (and their error sentences) are coach.review's."""
     history = store.verdict_history(turn.id)
@@ -279,6 +292,17 @@ with coverage_tab:
     never = sorted({" › ".join(p.section[1:]) for p in passages if p.section[1:]} - cited_sections)
     with st.expander(f"Sections never cited ({len(never)})"):
         st.write("\n".join(f"- {safe(s)}" for s in never) or "Every section has been cited.")
+    excluded = _excluded(str(settings().corpus_dir), engine.index.manifest.id)
+    total = sum(len(v) for v in excluded.values())
+    with st.expander(f"Kept out of answers: site clutter and staff exclusions ({total})"):
+        st.caption(
+            'Staff exclude a section for one guide in corpus/coach.toml: [guides."file.txt"] exclude = ["Section"]'
+        )
+        st.dataframe(
+            [{"guide": src, "section": " › ".join(e["heading_path"]), "why": e["reason"], "units": e["units"]}
+             for src, items in excluded.items() for e in items],
+            hide_index=True, use_container_width=True,
+        )  # fmt: skip
     gaps = store.turns(TurnFilter(abstained_only=True, limit=200))
     st.caption("Questions the guide could not answer (coverage gaps)")
     st.dataframe(
