@@ -84,10 +84,7 @@ def test_table_row_is_quoted_with_its_columns(real_coach):
     "q",
     [
         "what's the weather in Paris tomorrow?",
-        pytest.param(
-            "how much does a pharmacy technician make?",
-            marks=pytest.mark.xfail(reason="issue 8 open: another job's pay is still answered", strict=False),
-        ),
+        "how much does a pharmacy technician make?",
         "can you translate 'nice to meet you' into Spanish?",
     ],
 )
@@ -106,7 +103,6 @@ def test_followup_stays_on_topic(real_coach):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="issue 8 open: the evidence rule still joins some new topics to the old one", strict=False)
 @pytest.mark.parametrize(
     "starter",
     ["What is HIPAA?", "Which databases should I learn?", "What certifications should I get?"],
