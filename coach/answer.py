@@ -401,6 +401,8 @@ class Coach:
                 n = len(text.split())
                 if any(text == x.get(self.index).text for x in chosen) or words + n > t.max_words:
                     continue
+                if text.rstrip().endswith(":"):  # a list introduction says nothing without its items
+                    continue
                 chosen.append(c)
                 words += n
             chosen = self._continuation(chosen, words)

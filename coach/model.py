@@ -57,7 +57,7 @@ class Thresholds(BaseModel):
     """The same, when no cross-encoder is available."""
     extra_min: float
     """An extra unit is quoted when its ranker probability is at least this."""
-    pool: int = 16
+    pool: int = 8
     """How many candidates the cross-encoder reads."""
     max_words: int = 60
     """Extra units stop at this many words in all."""

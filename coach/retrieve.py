@@ -217,9 +217,9 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def retrieve(
-    index: Index, qvec: np.ndarray, qtokens: list[str], k: int = 8, pool: int = 30, guide: str | None = None
+    index: Index, qvec: np.ndarray, qtokens: list[str], k: int = 12, pool: int = 30, guide: str | None = None
 ) -> list[Hit]:
-    """Top ``k`` passages by reciprocal-rank fusion of dense and BM25 rankings.
+    """Top ``k`` passages by reciprocal-rank fusion of dense, BM25 and heading rankings.
 
     Returns ``Hit`` records sorted by fused score (best first); each carries
     its dense cosine and BM25 score for display and diagnostics. With
@@ -240,6 +240,19 @@ def retrieve(
         order = top_k(lex, pool)
         for rank, i in enumerate(order):
             if lex[i] <= 0:
+                break
+            fused[int(i)] = fused.get(int(i), 0.0) + 1.0 / (RRF_K + rank + 1)
+    heads = getattr(index, "heading_search", None)
+    if heads is not None and len(heads):
+        # The guide's own headings ("Median Salary", an FAQ question) against the
+        # question: a heading can name what a terse fact block never says.
+        hs = heads @ qvec.astype(np.float32)
+        if guide is not None:
+            keep = np.full(hs.shape, -np.inf, dtype=np.float32)
+            keep[_positions(index, guide)] = 0.0
+            hs = hs + keep
+        for rank, i in enumerate(top_k(hs, pool)):
+            if not np.isfinite(hs[i]):
                 break
             fused[int(i)] = fused.get(int(i), 0.0) + 1.0 / (RRF_K + rank + 1)
     best = sorted(fused.items(), key=lambda kv: -kv[1])[:k]

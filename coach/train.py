@@ -264,6 +264,8 @@ def compose_sim(r: Ranked, extra_min: float, max_words: int) -> tuple[bool, int]
             break
         if t.texts[k] in (t.texts[c] for c in chosen) or words + t.words[k] > max_words:
             continue
+        if t.texts[k].rstrip().endswith(":"):  # as when answering: no list introduction without its items
+            continue
         chosen.append(int(k))
         words += t.words[k]
     return bool(t.labels[chosen].any()), words

@@ -119,11 +119,7 @@ def test_a_new_topic_after_a_conversation_is_not_a_followup(real_coach, starter)
 @pytest.mark.parametrize(
     "q, quote",
     [
-        pytest.param(
-            "How much do these techs make?",
-            "$47,190",
-            marks=pytest.mark.xfail(reason="issue 8 open: quotes the regional range, not the median", strict=False),
-        ),
+        ("How much do these techs make?", "$47,190"),
         ("Which databases should I learn?", "MySQL"),
     ],
 )

@@ -75,16 +75,18 @@ def test_pool_columns_compare_with_the_pool_being_ranked():
 
 
 def _turn(guide: str, rng: np.random.Generator, abstain: bool) -> TurnData:
-    """A synthetic turn: the answer has the highest logit unless the question is out of scope."""
+    """A synthetic turn: the answer has the highest logit (and a high dense cosine, which the
+    first stage sees) unless the question is out of scope."""
     n = 12
     rows = rng.normal(size=(n, len(CANDIDATE_FEATURES)))
     labels = np.zeros(n, dtype=bool)
-    logit = CANDIDATE_FEATURES.index("logit")
+    logit, dense = CANDIDATE_FEATURES.index("logit"), CANDIDATE_FEATURES.index("dense")
     rows[:, logit] = rng.normal(-3, 1, n)
     if not abstain:
         k = int(rng.integers(n))
         labels[k] = True
         rows[k, logit] = rng.normal(4, 1)
+        rows[k, dense] = rng.normal(3, 0.5)
     return TurnData(
         guide=guide, conv="c", turn=0, abstain=abstain, rows=rows, labels=labels, words=[10] * n,
         texts=[f"unit {k}" for k in range(n)], unknown=[], subject=["pay"], gain=0.0, unknown_names=0.0,
