@@ -38,6 +38,7 @@ from coach.features import (
     QUESTION_FEATURES,
     asked_types,
     candidate_row,
+    is_list_intro,
     names,
     pool_relative,
     question_row,
@@ -174,9 +175,12 @@ class Coach:
         if ctx:
             # Evidence, not a word count: does the guide match the question
             # better with the topic it would continue than alone?
-            alone = self.index.dense_search(vecs[0], 1)
-            joined = self.index.dense_search(vecs[1], 1)
-            followup = is_followup(q, bool(joined) and bool(alone) and joined[0][1] > alone[0][1])
+            def better_with_topic() -> bool:
+                alone = self.index.dense_search(vecs[0], 1)
+                joined = self.index.dense_search(vecs[1], 1)
+                return bool(joined) and bool(alone) and joined[0][1] > alone[0][1]
+
+            followup = is_followup(q, better_with_topic)
         res = resolve(q, history, followup)
         k = 1 if followup else 0
         qvec, avec = vecs[k], vecs[0]
@@ -205,7 +209,7 @@ class Coach:
         timings["retrieve"] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
-        ctx_q = _QuestionContext(q, res, focus, self.index, qvec, avec)
+        ctx_q = _QuestionContext(q, subject, res, focus, self.index, qvec, avec)
         rows = self._rows(cands, ctx_q)
         first = self.model.first.decision(rows, CANDIDATE_FEATURES)
         order = np.argsort(-first, kind="stable")
@@ -401,7 +405,7 @@ class Coach:
                 n = len(text.split())
                 if any(text == x.get(self.index).text for x in chosen) or words + n > t.max_words:
                     continue
-                if text.rstrip().endswith(":"):  # a list introduction says nothing without its items
+                if is_list_intro(text):  # says nothing without its items
                     continue
                 chosen.append(c)
                 words += n
@@ -412,7 +416,7 @@ class Coach:
     def _list_items(self, best: Candidate) -> list[Candidate]:
         """The items a list introduction ("Key responsibilities include:") leads into."""
         passage = self.index.passages[best.passage]
-        if not passage.units[best.unit].text.rstrip().endswith(":"):
+        if not is_list_intro(passage.units[best.unit].text):
             return []
         out = []
         for j in range(best.unit + 1, len(passage.units)):
@@ -533,13 +537,20 @@ class _QuestionContext:
     """What every candidate row of one question shares."""
 
     def __init__(
-        self, q: str, res: Resolution, focus: set[int], index: Index, qvec: np.ndarray, avec: np.ndarray
+        self,
+        q: str,
+        subject: list[str],
+        res: Resolution,
+        focus: set[int],
+        index: Index,
+        qvec: np.ndarray,
+        avec: np.ndarray,
     ) -> None:
         self.q = q
         self.res = res
         self.qvec = qvec
         self.avec = avec
-        self.subject = subject_weights(subject_words(q))
+        self.subject = subject_weights(subject)
         self.focus = focus
         self.focus_paths = [index.passages[p].section for p in focus]
         self.repeated = set(res.already_quoted)

@@ -15,6 +15,7 @@ Either way the answer model also sees what the question finds on its own
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from pydantic import BaseModel
 
@@ -84,16 +85,16 @@ def refers_back(question: str) -> bool:
     return bool(BACK_RE.search(GUIDE_SELF_RE.sub(" ", question)))
 
 
-def is_followup(question: str, better_with_topic: bool) -> bool:
+def is_followup(question: str, better_with_topic: Callable[[], bool]) -> bool:
     """Does the question lean on the conversation?
 
     It opens by leaning back, points back, or brings no subject of its own
     ("how long does it take?") and the guide matches it better read with the
     topic (``better_with_topic``, measured by the caller, which has the
-    embedder). A question with its own subject and no pointer ("What is
+    embedder, and only asked when the question itself does not decide). A question with its own subject and no pointer ("What is
     HIPAA?") starts a new topic whatever the guide matches best.
     """
-    return continues(question) or refers_back(question) or (not subject_words(question) and better_with_topic)
+    return continues(question) or refers_back(question) or (not subject_words(question) and better_with_topic())
 
 
 def topic_of(history: list[Turn]) -> Turn:

@@ -92,7 +92,6 @@ weigh what the new question asks against the topic it leans on. For a
 question that stands alone they equal ``logit`` and ``dense``. ``*_gap`` and
 ``logit_top`` are relative to the pool being ranked (``pool_relative``).
 """
-POOL_RELATIVE = ("logit_gap", "logit_top", "dense_gap")
 
 FIRST_STAGE = [f for f in CANDIDATE_FEATURES if not f.startswith("logit")]
 """Columns known before the cross-encoder runs (they choose what it reads)."""
@@ -153,6 +152,11 @@ def unknown_rarity(words: list[str]) -> float:
     if not words:
         return 0.0
     return max(min(1.0, max(0.0, 6.0 - _zipf(w)) / 4.0) for w in words)
+
+
+def is_list_intro(text: str) -> bool:
+    """A unit that introduces a list ("Key responsibilities include:"): quoted only with its items."""
+    return text.rstrip().endswith(":")
 
 
 def _mentions(words: set[str], name: str) -> bool:
@@ -225,7 +229,7 @@ def candidate_row(
         "kind_bullet": float(kind in ("bullet", "item")),
         "kind_row": float(kind == "table_row"),
         "kind_fact": float(kind == "fact"),
-        "list_intro": float(unit_text.rstrip().endswith(":")),
+        "list_intro": float(is_list_intro(unit_text)),
         "question_shaped": float(unit_text.rstrip().endswith("?")),
         "log_words": math.log1p(len(unit_text.split())),
     }

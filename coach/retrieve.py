@@ -242,7 +242,7 @@ def retrieve(
             if lex[i] <= 0:
                 break
             fused[int(i)] = fused.get(int(i), 0.0) + 1.0 / (RRF_K + rank + 1)
-    heads = getattr(index, "heading_search", None)
+    heads = index.heading_search
     if heads is not None and len(heads):
         # The guide's own headings ("Median Salary", an FAQ question) against the
         # question: a heading can name what a terse fact block never says.

@@ -5,9 +5,9 @@
    reading every candidate. Each turn keeps its candidate feature rows and a
    label per candidate: does the unit contain an expected answer string?
 2. **Fit.** ``first`` and ``ranker`` are logistic models over those rows.
-   ``answerable`` (is the question in scope?) is fitted on question rows built from *out-of-guide* ranker
-   scores (the ranker of each guide's turns was fitted without that guide),
-   so it learns how sure the ranker is on a guide it never saw.
+   ``answerable`` (is the question in scope?) is fitted on question rows
+   built from *out-of-guide* ranker scores (the ranker of each guide's turns
+   was fitted without that guide), so it sees the scores a new guide gets.
 3. **Thresholds**, from out-of-guide predictions only: ``abstain_below`` is the
    highest cut whose pooled false abstention stays within the target; the
    extra-unit cut is the one that finds the most answers while the median
@@ -35,6 +35,7 @@ from coach.features import (
     CANDIDATE_FEATURES,
     FIRST_STAGE,
     QUESTION_FEATURES,
+    is_list_intro,
     pool_relative,
     question_row,
     without_logits,
@@ -178,13 +179,10 @@ class Ranked(BaseModel):
     scores: np.ndarray
     qrow: list[float]
     qrow_first: list[float]
-    first_top: int
-    """The candidate the first-stage model ranks best (the answer when nothing reranks)."""
 
-    def right(self, first_path: bool = False) -> bool:
+    def right(self) -> bool:
         """Would quoting the top candidate answer this turn?"""
-        top = self.first_top if first_path else int(self.order[0])
-        return (not self.turn.abstain) and bool(self.turn.labels[top])
+        return (not self.turn.abstain) and bool(self.turn.labels[int(self.order[0])])
 
 
 def rank_turn(t: TurnData, first: Linear, ranker: Linear, pool: int) -> Ranked | None:
@@ -201,7 +199,7 @@ def rank_turn(t: TurnData, first: Linear, ranker: Linear, pool: int) -> Ranked |
     s = ranker.decision(rows, CANDIDATE_FEATURES)
     by = np.argsort(-s, kind="stable")
     return Ranked(turn=t, order=keep[by], scores=s[by], qrow=question_row(scores=s[by], rows=rows[by], **common),
-                  qrow_first=qfirst, first_top=int(forder[0]))  # fmt: skip
+                  qrow_first=qfirst)  # fmt: skip
 
 
 def _out_of_guide(turns: list[TurnData], pool: int) -> list[Ranked]:
@@ -257,14 +255,14 @@ def compose_sim(r: Ranked, extra_min: float, max_words: int) -> tuple[bool, int]
     t = r.turn
     chosen = [int(r.order[0])]
     words = t.words[chosen[0]]
-    if t.texts[chosen[0]].rstrip().endswith(":"):  # a list introduction is quoted with its items only
+    if is_list_intro(t.texts[chosen[0]]):  # a list introduction is quoted with its items only
         return bool(t.labels[chosen[0]]), words
     for k, s in zip(r.order[1:], r.scores[1:], strict=True):
         if len(chosen) == 3 or 1 / (1 + np.exp(-s)) < extra_min:
             break
         if t.texts[k] in (t.texts[c] for c in chosen) or words + t.words[k] > max_words:
             continue
-        if t.texts[k].rstrip().endswith(":"):  # as when answering: no list introduction without its items
+        if is_list_intro(t.texts[k]):  # as when answering: no list introduction without its items
             continue
         chosen.append(int(k))
         words += t.words[k]

@@ -45,8 +45,8 @@ def test_openers_lean_back():
      ("what about Brazil?", True), ("what do they do there?", True)],
 )  # fmt: skip
 def test_only_a_question_that_points_back_continues_the_topic(q, may):
-    assert is_followup(q, better_with_topic=False) is may
-    assert is_followup("how long?", better_with_topic=True) and not is_followup("What is HIPAA?", True)
+    assert is_followup(q, better_with_topic=lambda: False) is may
+    assert is_followup("how long?", lambda: True) and not is_followup("What is HIPAA?", lambda: True)
 
 
 @pytest.mark.slow
