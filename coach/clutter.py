@@ -334,4 +334,4 @@ def shared_lines(texts: dict[str, list[str]]) -> dict[str, frozenset[str]]:
         for line in lines:
             owners.setdefault(norm(line), set()).add(source)
     common = {line for line, srcs in owners.items() if len(srcs) > 1}
-    return {source: frozenset(norm(x) for x in lines if norm(x) in common) for source, lines in texts.items()}
+    return {source: frozenset(n for n in map(norm, lines) if n in common) for source, lines in texts.items()}

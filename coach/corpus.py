@@ -115,11 +115,6 @@ def file_states(corpus_dir: Path, known: Mapping[str, FileState] | None = None) 
     return out
 
 
-def fingerprint(corpus_dir: Path, known: Mapping[str, FileState] | None = None) -> dict[str, str]:
-    """``{source: sha256}`` of every candidate file (unusable ones included), cheaply (see :func:`file_states`)."""
-    return {src: st.sha256 for src, st in file_states(corpus_dir, known).items()}
-
-
 def scan_corpus(corpus_dir: Path) -> CorpusScan:
     """Read every usable guide; raise :class:`CorpusError` if none is usable."""
     guides: list[GuideFile] = []

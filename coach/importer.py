@@ -211,7 +211,7 @@ def _mark_table_headers(tree) -> None:  # noqa: ANN001
     a label is never taken for a column name.
     """
     for table in tree.iter("table"):
-        rows = [r for r in table.iter("tr")]
+        rows = list(table.iter("tr"))
         if not rows:
             continue
         first = rows[0]
@@ -253,11 +253,7 @@ def _blocks(body) -> list[str]:  # noqa: ANN001
             out.append("\n".join(_list_lines(el, 0)))
         elif el.tag == "table":
             out.append(_table(el))
-        elif el.tag in {"p", "quote", "code"}:
-            text = _text(el)
-            if text:
-                out.append(_escape_line(text))
-        else:
+        else:  # p, quote, code and anything else: one paragraph
             text = _text(el)
             if text:
                 out.append(_escape_line(text))
@@ -288,7 +284,7 @@ def _table(table) -> str:  # noqa: ANN001
     rows = []
     header = None
     for k, row in enumerate(r for r in table if r.tag == "row"):
-        cells = [" ".join("".join(c.itertext()).split()).replace("|", "\\|") for c in row if c.tag == "cell"]
+        cells = [_text(c).replace("|", "\\|") for c in row if c.tag == "cell"]
         if k == 0 and any(c.get("role") == "head" for c in row if c.tag == "cell"):
             header = cells
         elif cells and any(cells):

@@ -25,6 +25,18 @@ Progress = Callable[[str, int, int], None]
 log = logging.getLogger(__name__)
 
 
+PHASE_LABELS = {
+    "start": "Starting",
+    "wait": "Waiting for another build of the index to finish",
+    "parse": "Reading guides",
+    "embed": "Embedding new passages",
+    "save": "Saving",
+    "done": "Ready",
+    "failed": "Could not update",
+}
+"""What each phase of an index build (see ``build_index``'s progress) is called on screen."""
+
+
 def index_status(settings: Settings, model_id: str) -> str:
     """``ok``, ``missing`` or ``stale: <reasons>`` without loading the index (cheap: no hashing when unchanged)."""
     try:
@@ -107,15 +119,7 @@ class BuildJob:
 
     def describe(self) -> str:
         """One line for a progress note: ``Embedding new passages 120/460, about 40 s left``."""
-        label = {
-            "start": "Starting",
-            "wait": "Waiting for another build to finish",
-            "parse": "Reading guides",
-            "embed": "Embedding new passages",
-            "save": "Saving",
-            "done": "Ready",
-            "failed": "Could not update",
-        }.get(self.phase, self.phase)
+        label = PHASE_LABELS.get(self.phase, self.phase)
         text = f"{label} {self.done}/{self.total}" if self.total and self.phase in {"parse", "embed"} else label
         eta = self.eta_seconds()
         return f"{text}, about {eta:.0f} s left" if eta is not None and eta >= 1 else text

@@ -153,10 +153,14 @@ def test_running_headers_and_page_numbers_are_dropped(corpus, tmp_path):
 
 
 def test_existing_guide_is_not_replaced_without_force(corpus):
-    import_file(PAGES / "ux-designer.html", corpus)
+    target = import_file(PAGES / "ux-designer.html", corpus).path
+    imported = target.read_text(encoding="utf-8")
+    target.write_text("Edited by staff.\n", encoding="utf-8")
     with pytest.raises(CoachError, match="already exists"):
         import_file(PAGES / "ux-designer.html", corpus)
-    assert import_file(PAGES / "ux-designer.html", corpus, force=True).path.exists()
+    assert target.read_text(encoding="utf-8") == "Edited by staff.\n"
+    assert import_file(PAGES / "ux-designer.html", corpus, force=True).path == target
+    assert target.read_text(encoding="utf-8") == imported
 
 
 EMPTY_PAGE = """<!DOCTYPE html><html><head><title>Careers | Site</title></head><body>

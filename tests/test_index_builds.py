@@ -333,7 +333,6 @@ def test_a_stale_index_keeps_serving_while_the_next_build_runs(settings):
 
     first, _ = build_index(settings, FakeEmbedder())
     assert update_in_background(settings, FakeEmbedder.model_id) is None  # up to date: nothing to do
-    shutil.copy(FIXTURES / "wind-turbine-technician.txt", settings.corpus_dir / "wind-copy-2.txt")
     (settings.corpus_dir / "wind-copy-2.txt").write_text("Another Guide\n\nWith other text.\n")
     job = update_in_background(settings, FakeEmbedder.model_id, lambda: CountingEmbedder(delay=1.0))
     assert job is not None and job.running

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from coach.answer import Coach
@@ -19,11 +17,7 @@ def answered(settings, fake_embedder):
     """An index build kept in index/builds/<manifest-id>/ and one audited answer that quotes it."""
     build_index(settings, fake_embedder)
     index = load_index(settings, fake_embedder.model_id)
-    kept = settings.index_dir / "builds" / index.manifest.id
-    if build_path(settings.index_dir, index.manifest.id) is None:  # an index from before builds were kept
-        kept.mkdir(parents=True)
-        (kept / "passages.jsonl").write_text("".join(p.model_dump_json() + "\n" for p in index.passages))
-        shutil.copy(settings.index_dir / "manifest.json", kept / "manifest.json")
+    assert build_path(settings.index_dir, index.manifest.id) is not None  # build_index keeps every build
     answer = Coach(index, fake_embedder).ask("Which databases should I learn?")
     assert not answer.abstained and answer.citations
     store = AuditStore(settings.audit_db)

@@ -53,26 +53,18 @@ def _coach(corpus: str, index: str, model: str, reranker_dir: str, rerank: bool,
     return Coach(load_index(cfg, embedder.model_id, check=False, build=build), embedder, reranker)
 
 
-PHASES = {
-    "start": "Starting",
-    "wait": "Waiting for another build of the index to finish",
-    "parse": "Reading guides",
-    "embed": "Embedding new passages",
-    "save": "Saving",
-}
-
-
 def _build_now(cfg: Settings, status: str) -> None:
     """Build the index in this request, with visible progress: there is nothing to serve yet."""
     from coach.index import build_index
+    from coach.service import PHASE_LABELS
 
     embedder, _ = _models(cfg.model_path, cfg.reranker_dir, cfg.use_reranker)
     with st.status("Preparing the career guide for questions…", expanded=True) as box:
         st.write("The search index is " + ("not built yet." if status == "missing" else "out of date; rebuilding it."))
-        bar = st.progress(0.0, text=PHASES["start"])
+        bar = st.progress(0.0, text=PHASE_LABELS["start"])
 
         def progress(phase: str, done: int, total: int) -> None:
-            label = PHASES.get(phase, phase)
+            label = PHASE_LABELS.get(phase, phase)
             bar.progress(min(1.0, done / max(total, 1)), text=f"{label} ({done}/{total})" if total else label)
 
         build_index(cfg, embedder, progress, if_stale=True)

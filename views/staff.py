@@ -81,6 +81,7 @@ except CoachError as exc:
     st.error(str(exc))
     st.stop()
 passages = engine.index.passages
+by_id = {p.id: p for p in passages}
 verifier = Verifier(cfg.index_dir, cfg.corpus_dir, build_cache())
 turns_tab, replay_tab, logins_tab, coverage_tab = st.tabs(["Turns", "Replay", "Logins", "Coverage"])
 
@@ -117,7 +118,6 @@ def verdict_form(turn: TurnRecord) -> None:
     )
     sentence = None
     if choice in ("wrong", "should-answer"):
-        by_id = {p.id: p for p in passages}
         cited = [u.text for c in turn.citations if c.passage_id in by_id for u in by_id[c.passage_id].units]
         cited = [u for u in dict.fromkeys(cited) if u not in turn.quoted]
         picked = st.selectbox(
@@ -281,7 +281,6 @@ with logins_tab:
 
 with coverage_tab:
     counts = store.citation_counts()
-    by_id = {p.id: p for p in passages}
     top = sorted(counts.items(), key=lambda kv: -kv[1])[:10]
     if top:
         st.caption("Most-cited passages")
