@@ -53,12 +53,13 @@ from coach.retrieve import (
     Candidate,
     candidate_units,
     check_guide,
-    guide_knows,
+    guide_vocabulary,
     missing_career,
     named_guide,
     retrieve,
 )
 from coach.settings import MAX_QUESTION_CHARS
+from coach.spelling import correct_question
 
 EMPTY_PROMPT = "Please type a question about the career guide, for example: What does this job pay?"
 # "what's the next level after that?": a step along an ordered list (career
@@ -161,9 +162,13 @@ class Coach:
         """
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        subject = subject_words(q)
         # Scoped to one guide, a word only another guide uses is still unknown.
-        knows = guide_knows(self.index, guide) if guide else self.index.knows
+        vocabulary = guide_vocabulary(self.index, guide) if guide else self.index
+        knows = vocabulary.knows
+        # What is searched is the question with its typos read as the guide's
+        # words ("apprentiship"); the audit keeps the question as asked.
+        asked, q = q, correct_question(q, vocabulary.words, knows)
+        subject = subject_words(q)
         unknown = unknown_words(subject, knows)
         ctx = contextual_query(q, history) if history else None
         texts = [q] + ([ctx] if ctx else [])
@@ -244,7 +249,7 @@ class Coach:
         qrow = question_row(scores=scores, rows=rows, **common) if cands else []
         timings["rerank"] = (time.perf_counter() - t0) * 1000
         return Analysis(
-            question=q, res=res, hits=hits, candidates=cands, rows=rows, scores=scores,
+            question=asked, res=res, hits=hits, candidates=cands, rows=rows, scores=scores,
             qrow=qrow, qrow_first=qrow_first, reranked=reranked, timings=timings,
         )  # fmt: skip
 

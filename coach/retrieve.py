@@ -95,8 +95,8 @@ class _Vocabulary:
         self.words = sorted(words)
 
 
-def guide_knows(index: Index, guide: str) -> Callable[[str], bool]:
-    """``index.knows`` restricted to one guide's words (cached on the index).
+def guide_vocabulary(index: Index, guide: str) -> _Vocabulary:
+    """One guide's words, with ``knows`` (cached on the index).
 
     A question scoped to the forestry guide that asks about pharmacists asks
     about something that guide never mentions, even if another guide does.
@@ -109,13 +109,35 @@ def guide_knows(index: Index, guide: str) -> Callable[[str], bool]:
             if p.source == guide
             for w in lexical.words(f"{p.title} {' '.join(p.section)} {p.text}")
         }
-        cache[guide] = _Vocabulary(words).knows
+        cache[guide] = _Vocabulary(words)
     return cache[guide]
+
+
+def guide_knows(index: Index, guide: str) -> Callable[[str], bool]:
+    """``index.knows`` restricted to one guide's words."""
+    return guide_vocabulary(index, guide).knows
 
 
 def occupation_words(title: str) -> list[str]:
     """The stems of a guide title that name the career ("forest", "conserv", "worker")."""
     return [t for t in lexical.tokens(re.sub(r"\(.*?\)", " ", title)) if t not in TITLE_NOISE and not t.isdigit()]
+
+
+def _occupations(index: Index) -> dict[str, list[tuple[str, int]]]:
+    """Career word -> (guide source, how many career words its title has), built once per index.
+
+    Looking a question's words up here costs the same with ten guides or a
+    thousand; tokenising every title per question did not.
+    """
+    cache = index.__dict__.get("_occupations")
+    if cache is None:
+        cache = {}
+        for g in index.manifest.guides:
+            occ = occupation_words(g.title) or occupation_words(PurePath(g.source).stem.replace("-", " "))
+            for w in set(occ):
+                cache.setdefault(w, []).append((g.source, len(set(occ))))
+        index.__dict__["_occupations"] = cache
+    return cache
 
 
 def named_guide(index: Index, question: str) -> str | None:
@@ -126,19 +148,18 @@ def named_guide(index: Index, question: str) -> str | None:
     them when there is one ("electricians"). One word of several is not
     enough: "job market" does not name "Digital Marketing".
     """
-    guides = index.manifest.guides
-    if len(guides) < 2:
+    if len(index.manifest.guides) < 2:
         return None
-    q = set(lexical.tokens(question))
-    scored: list[tuple[float, str]] = []
-    for g in guides:
-        occ = occupation_words(g.title) or occupation_words(PurePath(g.source).stem.replace("-", " "))
-        if not occ:
-            continue
-        hits = sum(w in q for w in occ)
-        if hits >= 2 or hits == len(occ):
-            scored.append((hits / len(occ) + 0.01 * hits, g.source))
-    scored.sort(reverse=True)
+    occupations = _occupations(index)
+    hits: dict[str, int] = {}
+    size: dict[str, int] = {}
+    for w in set(lexical.tokens(question)):
+        for source, n in occupations.get(w, []):
+            hits[source] = hits.get(source, 0) + 1
+            size[source] = n
+    scored = sorted(
+        ((h / size[g] + 0.01 * h, g) for g, h in hits.items() if h >= 2 or h == size[g]), reverse=True
+    )
     if not scored or (len(scored) > 1 and scored[0][0] == scored[1][0]):
         return None
     return scored[0][1]

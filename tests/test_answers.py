@@ -244,3 +244,12 @@ def test_next_level_steps_along_the_career_ladder(real_coach):
     assert not first.abstained  # "day" is an everyday word, not a topic the guide lacks
     nxt = real_coach.ask("and what is the next level?", [history_turn(first)])
     assert "2-4 years" in nxt.text and nxt.citations[0].section[-1].endswith("(2-4 years)")
+
+
+@pytest.mark.slow
+def test_a_misspelt_question_is_answered_as_if_spelt_right(real_coach):
+    right = real_coach.ask("What certifications should I get?")
+    typo = real_coach.ask("What certifcations shuold I get?")
+    assert not typo.abstained and typo.text == right.text
+    # The audit keeps the question as asked; the query shows how it was read.
+    assert typo.question == "What certifcations shuold I get?" and "certifications" in typo.query
