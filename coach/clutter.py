@@ -64,7 +64,7 @@ MARKETING_RE = re.compile(
 )
 # A heading that announces a list of links rather than content.
 LINK_HEADING_RE = re.compile(
-    r"^(?:related|similar|popular|recommended|trending|more|other|latest|you\s+may\s+also|further|explore|see\s+also)\b"
+    r"^(?:related|similar|popular|recommended|trending|more|latest|you\s+may\s+also|further|explore|see\s+also)\b"
     r"(?:\s+\w+){0,3}$",
     re.I,
 )
@@ -184,6 +184,15 @@ def _matches(name: str, path: list[str]) -> bool:
     return any(norm(h) == key for h in path[1:]) or (len(path) == 1 and norm(path[0]) == key)
 
 
+INTRO_MIN_WORDS = 6
+"""A line this long that ends with a colon is a sentence introducing its list, not a button."""
+
+
+def _introduces(unit: Unit) -> bool:
+    text = unit.text.strip()
+    return unit.kind not in {"bullet", "item"} and text.endswith(":") and len(text.split()) >= INTRO_MIN_WORDS
+
+
 def sift(
     sections: list[RawSection],
     exclude: Iterable[str] = (),
@@ -228,8 +237,11 @@ def sift(
         head = heading_signal(sec.heading) if sec.heading else None
         sigs = [unit_signal(u.text, repeated, shared) for u in sec.units]
         if head == "link list" or head == "call to action":
-            # A list under a link heading is a list of links.
-            blocks = {u.block for u in sec.units if u.kind in {"bullet", "item"}}
+            # A list under a link heading is a list of links, unless a sentence
+            # introduces it ("You can find out more about training from:").
+            items = [(j, u) for j, u in enumerate(sec.units) if u.kind in {"bullet", "item"}]
+            introduced = {u.block for j, u in items if j and _introduces(sec.units[j - 1])}
+            blocks = {u.block for _, u in items} - introduced
             sigs = [s or ("link list" if u.block in blocks else None) for s, u in zip(sigs, sec.units, strict=True)]
         flagged = sum(s is not None for s in sigs)
         strong = sum(s is not None and s not in WEAK for s in sigs)

@@ -157,9 +157,7 @@ def named_guide(index: Index, question: str) -> str | None:
         for source, n in occupations.get(w, []):
             hits[source] = hits.get(source, 0) + 1
             size[source] = n
-    scored = sorted(
-        ((h / size[g] + 0.01 * h, g) for g, h in hits.items() if h >= 2 or h == size[g]), reverse=True
-    )
+    scored = sorted(((h / size[g] + 0.01 * h, g) for g, h in hits.items() if h >= 2 or h == size[g]), reverse=True)
     if not scored or (len(scored) > 1 and scored[0][0] == scored[1][0]):
         return None
     return scored[0][1]
