@@ -118,6 +118,19 @@ QUESTION_FEATURES = [
 ]
 """Columns of the question row (abstention model)."""
 
+EVIDENCE_SIGN = {
+    "top_score": 1, "score_gap": 1, "top_logit": 1, "top_dense": 1, "max_heading_sim": 1,
+    "top_type_missing": -1, "unknown_share": -1, "unknown_rarity": -1, "unknown_gain": -1, "unknown_names": -1,
+    "top_subject_missing": -1, "top_rare_missing": -1, "top_names_missing": -1, "top3_subject_missing": -1,
+    "top3_rare_missing": -1, "fit_but_subject_missing": -1,
+}  # fmt: skip
+"""Which way each piece of evidence can move P(the guide answers): a better match
+only up, a missing word only down. ``coach train`` drops a feature the fit
+would weigh the other way: with a few hundred labelled questions such a weight
+is an accident of the sample (rare words "helping" in-scope questions), and it
+does not carry to a new guide. Question properties (``asks_type``,
+``followup``) have no direction and are fitted freely."""
+
 
 @lru_cache(maxsize=4096)
 def _zipf(word: str) -> float:

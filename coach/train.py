@@ -33,6 +33,7 @@ from coach.answer import Coach, clean_question, history_turn
 from coach.evaluate import GuideSet, _norm
 from coach.features import (
     CANDIDATE_FEATURES,
+    EVIDENCE_SIGN,
     FIRST_STAGE,
     QUESTION_FEATURES,
     is_list_intro,
@@ -123,8 +124,14 @@ def collect(gs: GuideSet, coach: Coach) -> list[TurnData]:
     return out
 
 
-def fit_linear(x: np.ndarray, y: np.ndarray, features: list[str], columns: list[str]) -> Linear:
-    """Standardised L2 logistic regression over ``features`` (a subset of ``columns``)."""
+def fit_linear(
+    x: np.ndarray, y: np.ndarray, features: list[str], columns: list[str], signs: dict[str, int] | None = None
+) -> Linear:
+    """Standardised L2 logistic regression over ``features`` (a subset of ``columns``).
+
+    With ``signs``, a feature whose weight comes out against its sign is
+    dropped (weight 0), the worst first, and the rest refitted.
+    """
     from sklearn.linear_model import LogisticRegression
 
     pick = [columns.index(f) for f in features]
@@ -132,13 +139,23 @@ def fit_linear(x: np.ndarray, y: np.ndarray, features: list[str], columns: list[
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    clf = LogisticRegression(C=1.0, max_iter=2000)
-    clf.fit((x - mean) / scale, y.astype(int))
+    z = (x - mean) / scale
+    used = list(range(len(features)))
+    while True:
+        clf = LogisticRegression(C=1.0, max_iter=2000)
+        clf.fit(z[:, used], y.astype(int))
+        fitted = dict(zip(used, clf.coef_[0], strict=True))
+        wrong = [
+            (signs.get(features[k], 0) * c, k) for k, c in fitted.items() if signs and signs.get(features[k], 0) * c < 0
+        ]
+        if not wrong:
+            break
+        used.remove(min(wrong)[1])
     return Linear(
         features=features,
         mean=[round(float(v), 6) for v in mean],
         scale=[round(float(v), 6) for v in scale],
-        coef=[round(float(v), 6) for v in clf.coef_[0]],
+        coef=[round(float(fitted.get(k, 0.0)), 6) for k in range(len(features))],
         intercept=round(float(clf.intercept_[0]), 6),
     )
 
@@ -223,7 +240,7 @@ def _fit_answerable(ranked: list[Ranked], first_path: bool) -> Linear:
     """
     x = np.asarray([r.qrow_first if first_path else r.qrow for r in ranked])
     y = np.asarray([not r.turn.abstain for r in ranked])
-    return fit_linear(x, y, QUESTION_FEATURES, QUESTION_FEATURES)
+    return fit_linear(x, y, QUESTION_FEATURES, QUESTION_FEATURES, EVIDENCE_SIGN)
 
 
 def _oof_answerable(ranked: list[Ranked], first_path: bool) -> np.ndarray:
