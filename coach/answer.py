@@ -31,6 +31,7 @@ from coach.conversation import (
     is_followup,
     resolve,
     subject_words,
+    topic_of,
 )
 from coach.embed import Embedder
 from coach.features import (
@@ -70,6 +71,8 @@ NEXT_RE = re.compile(
 PREVIOUS_RE = re.compile(r"\b(?:previous|prior|preceding)\s+(?:level|step|stage|role|position|rung|job)\b", re.I)
 CONTINUATION_RE = re.compile(r"^(This|These|That|Those|They|It|Such|However|But|Also|In addition|As a result)\b")
 LIST_KINDS = ("bullet", "item", "table_row", "fact")
+MAX_LIST_ITEMS = 8
+"""Items looked at after a list introduction (the answer quotes as many as fit)."""
 
 
 def clean_question(text: str) -> str:
@@ -185,7 +188,7 @@ class Coach:
                 joined = self.index.dense_search(vecs[1], 1)
                 return bool(joined) and bool(alone) and joined[0][1] > alone[0][1]
 
-            followup = is_followup(q, better_with_topic)
+            followup = is_followup(q, better_with_topic, topic_of(history).question)
         res = resolve(q, history, followup)
         k = 1 if followup else 0
         qvec, avec = vecs[k], vecs[0]
@@ -299,14 +302,16 @@ class Coach:
         """How much closer the best units come once the words the guide never uses are dropped.
 
         A large gain means the question hinges on something the guide does not
-        mention (a pharmacist's pay rather than this job's pay).
+        mention (a pharmacist's pay rather than this job's pay). A loss says
+        nothing (with every subject word unknown, what is left, "how do I
+        my?", matches nothing), so it counts as no gain.
         """
         if reduced is None or not cands:
             return 0.0
         top = cands[:8]
         vecs = np.stack([self.index.unit_vectors[self.index.unit_start[c.passage] + c.unit] for c in top])
         vecs = vecs.astype(np.float32)
-        return float((vecs @ reduced).max() - (vecs @ qvec).max())
+        return max(0.0, float((vecs @ reduced).max() - (vecs @ qvec).max()))
 
     def _step_along(self, question: str, res) -> Answer | None:  # noqa: ANN001
         """Answer "the next/previous level" with the heading of the neighbouring item.
@@ -423,12 +428,24 @@ class Coach:
         passage = self.index.passages[best.passage]
         if not is_list_intro(passage.units[best.unit].text):
             return []
-        out = []
-        for j in range(best.unit + 1, len(passage.units)):
+        out: list[Candidate] = []
+        pid, j = best.passage, best.unit + 1
+        while len(out) < MAX_LIST_ITEMS:
+            if j >= len(passage.units):
+                # A long list may go on in the next passage of the same section.
+                nxt = self.index.passages[pid + 1] if pid + 1 < len(self.index.passages) else None
+                if nxt is None or nxt.source != passage.source or nxt.section != passage.section:
+                    break
+                pid, passage, j = pid + 1, nxt, 0
+                continue
             unit = passage.units[j]
+            if unit.kind == "heading" and not out:  # a table's header row: its rows follow
+                j += 1
+                continue
             if unit.kind not in LIST_KINDS:
                 break
-            out.append(best.model_copy(update={"unit": j, "context": unit_context(passage, unit)}))
+            out.append(best.model_copy(update={"passage": pid, "unit": j, "context": unit_context(passage, unit)}))
+            j += 1
         return out
 
     def _continuation(self, chosen: list[Candidate], words: int) -> list[Candidate]:

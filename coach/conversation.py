@@ -32,7 +32,7 @@ BACK_RE = re.compile(
     re.I,
 )
 GUIDE_SELF_RE = re.compile(
-    r"\b(?:this|that|the)\s+(?:job|career|role|field|occupation|profession|position|work|line of work|guide)\b"
+    r"\b(?:this|the)\s+(?:job|career|role|field|occupation|profession|position|work|line of work|guide)\b"
     r"|\bdo you think that\b|\bso that\b",
     re.I,
 )
@@ -85,16 +85,32 @@ def refers_back(question: str) -> bool:
     return bool(BACK_RE.search(GUIDE_SELF_RE.sub(" ", question)))
 
 
-def is_followup(question: str, better_with_topic: Callable[[], bool]) -> bool:
+def elaborates(question: str, topic: str) -> bool:
+    """Is every subject word of the question already in the topic question?
+
+    "what kind of content?" after "what does a content marketing director
+    do?" asks more about the same thing; "What is HIPAA?" after a question
+    about pay brings a subject of its own.
+    """
+    words = {lexical.stem(w) for w in subject_words(question)}
+    return bool(words) and words <= {lexical.stem(w) for w in lexical.words(topic)}
+
+
+def is_followup(question: str, better_with_topic: Callable[[], bool], topic: str | None = None) -> bool:
     """Does the question lean on the conversation?
 
-    It opens by leaning back, points back, or brings no subject of its own
-    ("how long does it take?") and the guide matches it better read with the
-    topic (``better_with_topic``, measured by the caller, which has the
-    embedder, and only asked when the question itself does not decide). A question with its own subject and no pointer ("What is
-    HIPAA?") starts a new topic whatever the guide matches best.
+    It opens by leaning back, points back ("that job" is the one just talked
+    about; "this job" is the guide's), only elaborates on the ``topic``
+    question, or brings no subject of its own ("how long does it take?") and
+    the guide matches it better read with the topic (``better_with_topic``,
+    measured by the caller, which has the embedder, and only asked when the
+    question itself does not decide). A question with a subject of its own and
+    no pointer ("What is HIPAA?") starts a new topic whatever the guide
+    matches best.
     """
-    return continues(question) or refers_back(question) or (not subject_words(question) and better_with_topic())
+    if continues(question) or refers_back(question) or (topic is not None and elaborates(question, topic)):
+        return True
+    return not subject_words(question) and better_with_topic()
 
 
 def topic_of(history: list[Turn]) -> Turn:

@@ -188,7 +188,8 @@ class Index:
         w = word.lower()
         forms = {w}
         for suffix, repl in INFLECTIONS:
-            if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            # A plural of a two-letter acronym ("IVs", "PCs") is that acronym.
+            if w.endswith(suffix) and len(w) - len(suffix) >= (2 if suffix == "s" else 3):
                 forms.add(w[: -len(suffix)] + repl)
         for form in forms:
             if form in self._word_set:

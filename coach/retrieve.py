@@ -23,6 +23,10 @@ from coach.index import Index
 from coach.records import Hit, Unit
 
 RRF_K = 60
+PASSAGES = 20
+"""Passages whose units become candidates. Leave-one-guide-out on 15 guides, 20 against 12:
+follow-up hit 0.799 vs 0.772, false abstention 0.036 vs 0.041, single-turn hit equal; the
+first-stage model still hands the cross-encoder 8 units, so latency barely moves."""
 # Words of a guide's title that say what kind of page it is, not which career.
 TITLE_NOISE = frozenset(
     lexical.stem(w)
@@ -236,7 +240,7 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def retrieve(
-    index: Index, qvec: np.ndarray, qtokens: list[str], k: int = 12, pool: int = 30, guide: str | None = None
+    index: Index, qvec: np.ndarray, qtokens: list[str], k: int = PASSAGES, pool: int = 30, guide: str | None = None
 ) -> list[Hit]:
     """Top ``k`` passages by reciprocal-rank fusion of dense, BM25 and heading rankings.
 

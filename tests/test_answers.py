@@ -49,6 +49,14 @@ def test_only_a_question_that_points_back_continues_the_topic(q, may):
     assert is_followup("how long?", lambda: True) and not is_followup("What is HIPAA?", lambda: True)
 
 
+def test_a_question_about_the_topic_or_that_job_continues_it():
+    topic = "what does a content marketing director do?"
+    assert is_followup("what kind of content?", lambda: False, topic)
+    assert is_followup("how senior is that job?", lambda: False, topic)
+    assert not is_followup("What is HIPAA?", lambda: False, topic)
+    assert not is_followup("What does this job pay?", lambda: False, topic)
+
+
 @pytest.mark.slow
 def test_search_finds_the_median_salary(real_coach):
     from coach import lexical
