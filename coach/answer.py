@@ -54,6 +54,7 @@ from coach.retrieve import (
     Candidate,
     candidate_units,
     check_guide,
+    dense_search,
     guide_vocabulary,
     missing_career,
     named_guide,
@@ -184,8 +185,8 @@ class Coach:
             # Evidence, not a word count: does the guide match the question
             # better with the topic it would continue than alone?
             def better_with_topic() -> bool:
-                alone = self.index.dense_search(vecs[0], 1)
-                joined = self.index.dense_search(vecs[1], 1)
+                alone = dense_search(self.index, vecs[0], 1, guide)
+                joined = dense_search(self.index, vecs[1], 1, guide)
                 return bool(joined) and bool(alone) and joined[0][1] > alone[0][1]
 
             followup = is_followup(q, better_with_topic, topic_of(history).question)

@@ -89,6 +89,36 @@ def _positions(index: Index, guide: str) -> np.ndarray:
     return cache[guide]
 
 
+def _guide_lexical(index: Index, guide: str):  # noqa: ANN202
+    """A BM25 index of one guide's passages, and its vocabulary (built on first use, cached on the index).
+
+    A question scoped to one guide is scored with that guide's word
+    statistics, exactly as if the guide were alone in the corpus: the whole
+    corpus's document frequencies would weigh its words by what other guides say.
+    """
+    cache = index.__dict__.setdefault("_guide_bm25", {})
+    if guide not in cache:
+        import bm25s
+
+        bm25 = bm25s.BM25()
+        docs = [lexical.tokens(index.passages[i].lexical_text) or ["_"] for i in _positions(index, guide)]
+        bm25.index(docs, show_progress=False)
+        cache[guide] = (bm25, set(bm25.vocab_dict))
+    return cache[guide]
+
+
+def _lexical(index: Index, qtokens: list[str], guide: str | None) -> np.ndarray:
+    """BM25 score of every passage (0 outside the guide when scoped)."""
+    if guide is None:
+        return index.lexical_scores(qtokens)
+    bm25, vocab = _guide_lexical(index, guide)
+    lex = np.zeros(len(index.passages), dtype=np.float32)
+    toks = [t for t in qtokens if t in vocab]
+    if toks:
+        lex[_positions(index, guide)] = np.asarray(bm25.get_scores(toks), dtype=np.float32)
+    return lex
+
+
 class _Vocabulary:
     """The words of one guide, answering :meth:`Index.knows` (same inflection rules) for that guide alone."""
 
@@ -204,7 +234,8 @@ def conversation_guide(index: Index, question: str, picked: str | None, previous
     return picked or named_guide(index, question) or previous
 
 
-def _dense(index: Index, qvec: np.ndarray, pool: int, guide: str | None) -> list[tuple[int, float]]:
+def dense_search(index: Index, qvec: np.ndarray, pool: int, guide: str | None) -> list[tuple[int, float]]:
+    """The ``pool`` passages nearest to ``qvec`` (within one guide when ``guide`` is given)."""
     if guide is None:
         return index.dense_search(qvec, pool)
     import faiss
@@ -249,12 +280,8 @@ def retrieve(
     ``guide`` (a source name, see :func:`check_guide`) only that guide's
     passages are searched.
     """
-    dense = _dense(index, qvec, pool, guide)
-    lex = index.lexical_scores(qtokens)
-    if guide is not None and lex.size:
-        mask = np.zeros(lex.shape, dtype=bool)
-        mask[_positions(index, guide)] = True
-        lex = np.where(mask, lex, 0.0).astype(np.float32)
+    dense = dense_search(index, qvec, pool, guide)
+    lex = _lexical(index, qtokens, guide)
     fused: dict[int, float] = {}
     dense_score = dict(dense)
     for rank, (i, _) in enumerate(dense):

@@ -19,6 +19,7 @@ from coach.index import build_index, load_index
 from coach.model import load_model
 from coach.parse import excluded_sections, parse_corpus, parse_guide
 from coach.retrieve import check_guide, conversation_guide, guide_knows, missing_career, named_guide, retrieve
+from coach.settings import Settings
 from tests.conftest import FIXTURES, ROOT, SEED
 
 WIND = "wind-turbine-technician.txt"
@@ -214,6 +215,22 @@ def test_scope_keeps_retrieval_inside_one_guide(multi, fake_embedder):
         assert hits and {h.passage.source for h in hits} == {guide}
 
 
+def test_a_guide_answers_the_same_alone_or_among_others(multi, fake_embedder, tmp_path):
+    """Adding guides to the corpus must not change what a question scoped to one guide gets."""
+    alone_dir = tmp_path / "alone"
+    alone_dir.mkdir()
+    shutil.copy(FIXTURES / WIND, alone_dir)
+    s = Settings(corpus_dir=alone_dir, index_dir=tmp_path / "alone-idx", audit_db=tmp_path / "a.db")
+    build_index(s, fake_embedder)
+    alone = Coach(load_index(s, fake_embedder.model_id), fake_embedder, None, load_model())
+    for q in ["What skills do I need?", "What does a lead windtech earn?", "how long is the training?",
+              "Is there a union?", "what certifications do I need?"]:  # fmt: skip
+        scoped, single = multi.ask(q, guide=WIND), alone.ask(q)
+        # The same decision and the same quotes (an abstention also lists the corpus's guides).
+        assert scoped.abstained == single.abstained, q
+        assert [x.text for x in scoped.sentences] == [x.text for x in single.sentences], q
+
+
 def test_scoped_answers_quote_only_that_guide(multi):
     for guide in (WIND, DENTAL):
         answer = multi.ask("What skills do I need?", guide=guide)
@@ -268,7 +285,6 @@ def test_an_abstention_says_which_guides_exist(multi):
 
 
 def test_one_guide_is_implied(tmp_path, fake_embedder):
-    from coach.settings import Settings
 
     corpus = tmp_path / "one"
     corpus.mkdir()
@@ -335,7 +351,6 @@ def test_one_guide_needs_no_picker(tmp_path, fake_embedder, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     import views.shared
-    from coach.settings import Settings
 
     corpus = tmp_path / "one"
     corpus.mkdir()
