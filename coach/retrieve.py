@@ -157,19 +157,25 @@ def occupation_words(title: str) -> list[str]:
     return [t for t in lexical.tokens(re.sub(r"\(.*?\)", " ", title)) if t not in TITLE_NOISE and not t.isdigit()]
 
 
-def _occupations(index: Index) -> dict[str, list[tuple[str, int]]]:
-    """Career word -> (guide source, how many career words its title has), built once per index.
+def _occupations(index: Index) -> dict[str, list[tuple[str, int, int]]]:
+    """Career word -> (guide source, which name, how many career words that name has), built once per index.
 
-    Looking a question's words up here costs the same with ten guides or a
-    thousand; tokenising every title per question did not.
+    A guide is known by two names: its title's career words and its file
+    name's ("Teaching as a Second Career" is also ``teacher.txt``). Looking a
+    question's words up here costs the same with ten guides or a thousand;
+    tokenising every title per question did not.
     """
     cache = index.__dict__.get("_occupations")
     if cache is None:
         cache = {}
         for g in index.manifest.guides:
-            occ = occupation_words(g.title) or occupation_words(PurePath(g.source).stem.replace("-", " "))
-            for w in set(occ):
-                cache.setdefault(w, []).append((g.source, len(set(occ))))
+            names = {
+                tuple(occupation_words(g.title)),
+                tuple(occupation_words(PurePath(g.source).stem.replace("-", " "))),
+            }
+            for k, occ in enumerate(sorted(n for n in names if n)):
+                for w in set(occ):
+                    cache.setdefault(w, []).append((g.source, k, len(set(occ))))
         index.__dict__["_occupations"] = cache
     return cache
 
@@ -177,21 +183,24 @@ def _occupations(index: Index) -> dict[str, list[tuple[str, int]]]:
 def named_guide(index: Index, question: str) -> str | None:
     """The guide whose career the question names, when the index holds several and one fits best.
 
-    A guide is named when the question has two of its title's career words
-    ("forest ... workers" for "Forest and Conservation Workers"), or all of
-    them when there is one ("electricians"). One word of several is not
-    enough: "job market" does not name "Digital Marketing".
+    A guide is named when the question has two of the career words of its
+    title or file name ("forest ... workers" for "Forest and Conservation
+    Workers"), or all of them when there is one ("electricians"). One word of
+    several is not enough: "job market" does not name "Digital Marketing".
     """
     if len(index.manifest.guides) < 2:
         return None
-    occupations = _occupations(index)
-    hits: dict[str, int] = {}
-    size: dict[str, int] = {}
+    hits: dict[tuple[str, int], int] = {}
+    size: dict[tuple[str, int], int] = {}
     for w in set(lexical.tokens(question)):
-        for source, n in occupations.get(w, []):
-            hits[source] = hits.get(source, 0) + 1
-            size[source] = n
-    scored = sorted(((h / size[g] + 0.01 * h, g) for g, h in hits.items() if h >= 2 or h == size[g]), reverse=True)
+        for source, k, n in _occupations(index).get(w, []):
+            hits[(source, k)] = hits.get((source, k), 0) + 1
+            size[(source, k)] = n
+    best: dict[str, float] = {}
+    for key, h in hits.items():
+        if h >= 2 or h == size[key]:
+            best[key[0]] = max(best.get(key[0], 0.0), h / size[key] + 0.01 * h)
+    scored = sorted(((v, g) for g, v in best.items()), reverse=True)
     if not scored or (len(scored) > 1 and scored[0][0] == scored[1][0]):
         return None
     return scored[0][1]

@@ -231,6 +231,23 @@ def test_a_guide_answers_the_same_alone_or_among_others(multi, fake_embedder, tm
         assert [x.text for x in scoped.sentences] == [x.text for x in single.sentences], q
 
 
+def test_a_guide_is_named_by_its_file_name_too(fake_embedder, tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(FIXTURES / WIND, corpus)
+    (corpus / "teacher.txt").write_text(
+        "Teaching as a Second Career\n\nWhy teach?\nTeaching is one of the most rewarding jobs.\n\n"
+        "Pay\nThe median salary of high school teachers was $60,320.\n",
+        encoding="utf-8",
+    )
+    s = Settings(corpus_dir=corpus, index_dir=tmp_path / "idx", audit_db=tmp_path / "a.db")
+    build_index(s, fake_embedder)
+    index = load_index(s, fake_embedder.model_id)
+    # The title never says "teachers"; the file name the staff gave it does.
+    assert named_guide(index, "what do teachers earn?") == "teacher.txt"
+    assert named_guide(index, "what do wind turbine technicians earn?") == WIND
+
+
 def test_scoped_answers_quote_only_that_guide(multi):
     for guide in (WIND, DENTAL):
         answer = multi.ask("What skills do I need?", guide=guide)
