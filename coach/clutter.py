@@ -184,13 +184,9 @@ def _matches(name: str, path: list[str]) -> bool:
     return any(norm(h) == key for h in path[1:]) or (len(path) == 1 and norm(path[0]) == key)
 
 
-INTRO_MIN_WORDS = 6
-"""A line this long that ends with a colon is a sentence introducing its list, not a button."""
-
-
-def _introduces(unit: Unit) -> bool:
-    text = unit.text.strip()
-    return unit.kind not in {"bullet", "item"} and text.endswith(":") and len(text.split()) >= INTRO_MIN_WORDS
+def _introduces(unit: Unit, signal: str | None) -> bool:
+    """Is ``unit`` a line of content (no clutter signal of its own) that leads into a list?"""
+    return unit.kind not in {"bullet", "item"} and signal is None and unit.text.rstrip().endswith(":")
 
 
 def sift(
@@ -237,10 +233,11 @@ def sift(
         head = heading_signal(sec.heading) if sec.heading else None
         sigs = [unit_signal(u.text, repeated, shared) for u in sec.units]
         if head == "link list" or head == "call to action":
-            # A list under a link heading is a list of links, unless a sentence
-            # introduces it ("You can find out more about training from:").
+            # A list under a link heading is a list of links, unless a line of
+            # content introduces it ("You can find out more about training from:",
+            # not a button such as "Explore more:").
             items = [(j, u) for j, u in enumerate(sec.units) if u.kind in {"bullet", "item"}]
-            introduced = {u.block for j, u in items if j and _introduces(sec.units[j - 1])}
+            introduced = {u.block for j, u in items if j and _introduces(sec.units[j - 1], sigs[j - 1])}
             blocks = {u.block for _, u in items} - introduced
             sigs = [s or ("link list" if u.block in blocks else None) for s, u in zip(sigs, sec.units, strict=True)]
         flagged = sum(s is not None for s in sigs)

@@ -190,10 +190,11 @@ def named_guide(index: Index, question: str) -> str | None:
     """
     if len(index.manifest.guides) < 2:
         return None
+    occupations = _occupations(index)
     hits: dict[tuple[str, int], int] = {}
     size: dict[tuple[str, int], int] = {}
     for w in set(lexical.tokens(question)):
-        for source, k, n in _occupations(index).get(w, []):
+        for source, k, n in occupations.get(w, []):
             hits[(source, k)] = hits.get((source, k), 0) + 1
             size[(source, k)] = n
     best: dict[str, float] = {}
