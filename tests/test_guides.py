@@ -18,7 +18,15 @@ from coach.evaluate import Conversation, _norm, load_sets, read_conversations, r
 from coach.index import build_index, load_index
 from coach.model import load_model
 from coach.parse import excluded_sections, parse_corpus, parse_guide
-from coach.retrieve import check_guide, conversation_guide, guide_knows, missing_career, named_guide, retrieve
+from coach.retrieve import (
+    Candidate,
+    check_guide,
+    conversation_guide,
+    guide_knows,
+    missing_career,
+    named_guide,
+    retrieve,
+)
 from coach.settings import Settings
 from tests.conftest import FIXTURES, ROOT, SEED
 
@@ -215,14 +223,23 @@ def test_scope_keeps_retrieval_inside_one_guide(multi, fake_embedder):
         assert hits and {h.passage.source for h in hits} == {guide}
 
 
+def small_coach(folder: Path, fake_embedder, guides: dict[str, str | None]) -> Coach:  # noqa: ANN001
+    """A coach over a corpus of the given guides: a fixture's file name -> None, or a name -> its text."""
+    corpus = folder / "corpus"
+    corpus.mkdir(parents=True)
+    for name, text in guides.items():
+        if text is None:
+            shutil.copy(FIXTURES / name, corpus)
+        else:
+            (corpus / name).write_text(text, encoding="utf-8")
+    s = Settings(corpus_dir=corpus, index_dir=folder / "idx", audit_db=folder / "a.db")
+    build_index(s, fake_embedder)
+    return Coach(load_index(s, fake_embedder.model_id), fake_embedder, None, load_model())
+
+
 def test_a_guide_answers_the_same_alone_or_among_others(multi, fake_embedder, tmp_path):
     """Adding guides to the corpus must not change what a question scoped to one guide gets."""
-    alone_dir = tmp_path / "alone"
-    alone_dir.mkdir()
-    shutil.copy(FIXTURES / WIND, alone_dir)
-    s = Settings(corpus_dir=alone_dir, index_dir=tmp_path / "alone-idx", audit_db=tmp_path / "a.db")
-    build_index(s, fake_embedder)
-    alone = Coach(load_index(s, fake_embedder.model_id), fake_embedder, None, load_model())
+    alone = small_coach(tmp_path / "alone", fake_embedder, {WIND: None})
     for q in ["What skills do I need?", "What does a lead windtech earn?", "how long is the training?",
               "Is there a union?", "what certifications do I need?"]:  # fmt: skip
         scoped, single = multi.ask(q, guide=WIND), alone.ask(q)
@@ -232,17 +249,11 @@ def test_a_guide_answers_the_same_alone_or_among_others(multi, fake_embedder, tm
 
 
 def test_a_guide_is_named_by_its_file_name_too(fake_embedder, tmp_path):
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    shutil.copy(FIXTURES / WIND, corpus)
-    (corpus / "teacher.txt").write_text(
+    teacher = (
         "Teaching as a Second Career\n\nWhy teach?\nTeaching is one of the most rewarding jobs.\n\n"
-        "Pay\nThe median salary of high school teachers was $60,320.\n",
-        encoding="utf-8",
+        "Pay\nThe median salary of high school teachers was $60,320.\n"
     )
-    s = Settings(corpus_dir=corpus, index_dir=tmp_path / "idx", audit_db=tmp_path / "a.db")
-    build_index(s, fake_embedder)
-    index = load_index(s, fake_embedder.model_id)
+    index = small_coach(tmp_path, fake_embedder, {WIND: None, "teacher.txt": teacher}).index
     # The title never says "teachers"; the file name the staff gave it does.
     assert named_guide(index, "what do teachers earn?") == "teacher.txt"
     assert named_guide(index, "what do wind turbine technicians earn?") == WIND
@@ -302,15 +313,9 @@ def test_an_abstention_says_which_guides_exist(multi):
 
 
 def test_one_guide_is_implied(tmp_path, fake_embedder):
-
-    corpus = tmp_path / "one"
-    corpus.mkdir()
-    shutil.copy(FIXTURES / WIND, corpus)
-    s = Settings(corpus_dir=corpus, index_dir=tmp_path / "idx", audit_db=tmp_path / "a.db")
-    build_index(s, fake_embedder)
-    index = load_index(s, fake_embedder.model_id)
-    assert named_guide(index, "what do dental hygienists earn?") is None
-    answer = Coach(index, fake_embedder, None, load_model()).ask("what's the weather in Paris tomorrow?")
+    coach = small_coach(tmp_path, fake_embedder, {WIND: None})
+    assert named_guide(coach.index, "what do dental hygienists earn?") is None
+    answer = coach.ask("what's the weather in Paris tomorrow?")
     assert "The career guides here" not in answer.text
 
 
@@ -369,12 +374,7 @@ def test_one_guide_needs_no_picker(tmp_path, fake_embedder, monkeypatch):
 
     import views.shared
 
-    corpus = tmp_path / "one"
-    corpus.mkdir()
-    shutil.copy(FIXTURES / WIND, corpus)
-    s = Settings(corpus_dir=corpus, index_dir=tmp_path / "idx", audit_db=tmp_path / "a.db")
-    build_index(s, fake_embedder)
-    engine = Coach(load_index(s, fake_embedder.model_id), fake_embedder, None, load_model())
+    engine = small_coach(tmp_path, fake_embedder, {WIND: None})
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("COACH_AUDIT_DB", str(tmp_path / "audit.sqlite3"))
     monkeypatch.setattr(views.shared, "coach", lambda: engine)
@@ -395,3 +395,26 @@ def test_picker_scopes_the_chat(picker_app):
     assert not at.exception
     labels = [e.label for e in at.expander]
     assert labels and all("Wind Turbine Technician Career Guide" in label for label in labels)
+
+
+def test_a_list_that_runs_on_into_the_next_passage_is_quoted_with_its_items(tmp_path, fake_embedder):
+    filler = " ".join(["Forest work is varied and depends on the season and the employer."] * 9)  # ~108 words
+    guide = (
+        "Forester Career Guide\n\nDuties\n"
+        f"{filler}\nForest workers typically do the following:\n"
+        "- Plant seedlings to reforest land after a harvest or a fire\n"
+        "- Clear away brush and debris from trails and roadsides\n"
+        "- Count and measure trees during tree-measuring efforts\n"
+    )
+    coach = small_coach(tmp_path, fake_embedder, {"forester.txt": guide})
+    index = coach.index
+    intro = next(
+        Candidate(passage=i, unit=j, context="", dense=0.0, passage_score=0.0)
+        for i, p in enumerate(index.passages)
+        for j, u in enumerate(p.units)
+        if u.text.startswith("Forest workers typically")
+    )
+    assert intro.unit == len(index.passages[intro.passage].units) - 1  # the passage ends with the introduction
+    quoted = [c.get(index).text for c in coach._compose([intro])]
+    assert quoted[0].startswith("Forest workers typically") and len(quoted) == 3
+    assert quoted[1].startswith("Plant seedlings") and quoted[2].startswith("Clear away brush")

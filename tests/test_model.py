@@ -139,3 +139,19 @@ def test_model_file_round_trip_and_clear_errors(tmp_path):
 def test_linear_model_uses_named_columns():
     lin = Linear(features=["b"], mean=[1.0], scale=[2.0], coef=[3.0], intercept=0.5)
     assert lin.decision(np.array([[100.0, 5.0]]), ["a", "b"])[0] == pytest.approx(0.5 + 3.0 * (5.0 - 1.0) / 2.0)
+
+
+def test_evidence_weighed_against_its_sign_is_dropped():
+    """A better match may only raise P(in scope): a sample where it "lowers" it does not teach that."""
+    from coach.features import EVIDENCE_SIGN
+    from coach.train import fit_linear
+
+    rng = np.random.default_rng(0)
+    y = rng.random(400) < 0.6
+    logit = np.where(y, 2.0, -2.0) + rng.normal(0, 1, 400)  # real evidence, the right way
+    dense = np.where(y, -0.2, 0.2) + rng.normal(0, 0.1, 400)  # an accident of the sample, the wrong way
+    x = np.column_stack([logit, dense])
+    free = fit_linear(x, y, ["top_logit", "top_dense"], ["top_logit", "top_dense"])
+    signed = fit_linear(x, y, ["top_logit", "top_dense"], ["top_logit", "top_dense"], EVIDENCE_SIGN)
+    assert free.coef[1] < 0  # unconstrained, the fit would use it
+    assert signed.coef[0] > 0 and signed.coef[1] == 0.0
