@@ -10,7 +10,6 @@ question names ("what do forest workers earn?").
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import PurePath
 
 import numpy as np
@@ -145,11 +144,6 @@ def guide_vocabulary(index: Index, guide: str) -> _Vocabulary:
         }
         cache[guide] = _Vocabulary(words)
     return cache[guide]
-
-
-def guide_knows(index: Index, guide: str) -> Callable[[str], bool]:
-    """``index.knows`` restricted to one guide's words."""
-    return guide_vocabulary(index, guide).knows
 
 
 def occupation_words(title: str) -> list[str]:

@@ -22,7 +22,7 @@ from coach.retrieve import (
     Candidate,
     check_guide,
     conversation_guide,
-    guide_knows,
+    guide_vocabulary,
     missing_career,
     named_guide,
     retrieve,
@@ -268,7 +268,7 @@ def test_scoped_answers_quote_only_that_guide(multi):
 
 
 def test_a_scoped_question_knows_only_its_guides_words(multi):
-    wind = guide_knows(multi.index, WIND)
+    wind = guide_vocabulary(multi.index, WIND).knows
     assert wind("turbines") and wind("technician")
     assert multi.index.knows("hygienists") and not wind("hygienists")
 
