@@ -38,7 +38,7 @@ def correction(word: str, vocabulary: Sequence[str]) -> str | None:
         w, vocabulary, scorer=DamerauLevenshtein.distance, score_cutoff=limit, limit=5,
         processor=None,
     )  # fmt: skip
-    found = [(cand, dist) for cand, dist, _ in found if cand[:1] == w[:1] and abs(len(cand) - len(w)) <= limit]
+    found = [(cand, dist) for cand, dist, _ in found if cand[:1] == w[:1]]
     if not found:
         return None
     best = min(dist for _, dist in found)
