@@ -25,7 +25,7 @@ import bisect
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import metadata
@@ -54,7 +54,7 @@ from coach.records import GuideRecord, Manifest, Passage
 from coach.settings import Settings
 from coach.vectors import VectorCache, text_key
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: words.txt holds the words of passages, not of whole files
 HNSW_THRESHOLD = 500_000
 """Passage count from which an HNSW graph replaces exact search. Measured in two runs of
 ``coach bench --guides 1000`` (real MiniLM vectors of coach.synth guides, 200 real
@@ -87,6 +87,16 @@ def pipeline_id() -> str:
         if f.is_file():
             digest.update(f.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def passage_words(passages: Iterable[Passage]) -> set[str]:
+    """The words a job seeker can be shown: guide titles, headings and passage text.
+
+    Clutter the parser kept out of the passages ("Share this article",
+    "Subscribe") is left out too, so a question about it is not taken for one
+    the guide answers.
+    """
+    return {w for p in passages for w in lexical.words(f"{p.title} {' '.join(p.section)} {p.text}")}
 
 
 def _noop(phase: str, done: int, total: int) -> None:
@@ -396,7 +406,7 @@ def _build(settings: Settings, embedder: Embedder, progress: Progress) -> tuple[
     pvecs = vectors[[row[t] for t in passage_texts]]
     uvecs = vectors[[row[t] for t in unit_texts]]
     headvecs = vectors[[row[t] for t in head_texts]]
-    words = sorted({w for gf in scan.guides for w in lexical.words(gf.text)})
+    words = sorted(passage_words(passages))
     dense, index_type = make_faiss_index(pvecs)
     bm25 = bm25s.BM25()
     bm25.index([lexical.tokens(p.lexical_text) or ["_"] for p in passages], show_progress=False)

@@ -128,6 +128,14 @@ def _heading_candidate(line: Line) -> bool:
     return is_title_like(t) and is_capitalized(t)
 
 
+def _page_title(line: Line) -> bool:
+    """A page's first line worded as a title, perhaps with a subtitle after a colon ("X: Salary, Skills and Career Path")."""
+    if _heading_candidate(line):
+        return True
+    head, colon, sub = line.text.partition(": ")
+    return bool(colon) and is_title_like(head) and is_title_like(sub) and is_capitalized(line.text)
+
+
 def _caption_at(lines: list[Line], i: int) -> bool:
     ln = lines[i]
     return (
@@ -315,6 +323,12 @@ def tokenize(text: str) -> list[Token]:
     while i < n:
         ln = lines[i]
         t = ln.text
+        # The page's first line, worded as a title, is its title even when a
+        # byline or a code sits right under it ("(NOC 3234)", "By ... | Updated ...").
+        if i == 0 and not ln.blank_after and i + 1 < n and _page_title(ln) and not _heading_run(lines, i):
+            tokens.append(_heading(ln))
+            i += 1
+            continue
         if tab_cells(ln):
             tok, i = _tab_table(lines, i)
             tokens.append(tok)

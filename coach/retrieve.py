@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from coach import lexical
 from coach.chunk import unit_context
 from coach.errors import CoachError
-from coach.index import Index
+from coach.index import Index, passage_words
 from coach.records import Hit, Unit
 
 RRF_K = 60
@@ -136,13 +136,7 @@ def guide_vocabulary(index: Index, guide: str) -> _Vocabulary:
     """
     cache = index.__dict__.setdefault("_guide_vocab", {})
     if guide not in cache:
-        words = {
-            w
-            for p in index.passages
-            if p.source == guide
-            for w in lexical.words(f"{p.title} {' '.join(p.section)} {p.text}")
-        }
-        cache[guide] = _Vocabulary(words)
+        cache[guide] = _Vocabulary(passage_words(p for p in index.passages if p.source == guide))
     return cache[guide]
 
 

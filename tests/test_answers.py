@@ -244,6 +244,8 @@ def test_unknown_words_are_surface_forms_not_stems(real_coach):
     assert index.knows("nursing") and not index.knows("nurse")  # "nursing homes" is not about nurses
     assert index.knows("paced") and index.knows("harder") and index.knows("certs")
     assert not index.knows("pharmacy")
+    # Words only the site's upsell uses ("No credit card required") are not the guide's.
+    assert not index.knows("credit") and not index.knows("himalayas")
 
 
 @pytest.mark.slow

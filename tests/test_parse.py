@@ -106,6 +106,22 @@ def test_markdown_guide():
     assert [lv.years for lv in g.levels] == ["0-3 years", "3-8 years"]
 
 
+def test_a_title_with_a_byline_right_under_it_is_the_title():
+    text = (
+        "How to Become a Nurse in the UK: Salary, Skills and Career Path\n"
+        "By Sam Lee | Careers desk | Updated 3 March 2025\n\n"
+        "Nurses look after patients in hospitals and in the community.\n\n"
+        "Pay\n\nNurses start on about £29,000 a year.\n"
+    )
+    g = parse_guide(text, "nurse.txt")
+    assert g.title == "How to Become a Nurse in the UK: Salary, Skills and Career Path"
+    assert [g.title, "Pay"] in [s.heading_path for s in g.sections]
+    coded = parse_guide(
+        "Paramedical occupations\n(NOC 3234)\n\nCareer Overview\n\nThey give emergency care.\n", "paramedic.txt"
+    )
+    assert coded.title == "Paramedical occupations"
+
+
 def test_guide_without_headings_is_one_section():
     text = "This guide has no headings at all. It is one long paragraph about nursing. It still works."
     g = parse_guide(text, "notes/plain-notes.txt")
