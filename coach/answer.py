@@ -238,12 +238,11 @@ class Coach:
             if not full_pool:
                 cands = cands[: self.model.thresholds.pool]
             logits = self.reranker.score(res.query, [c.context for c in cands])
-            alone = self.reranker.score(q, [c.context for c in cands]) if followup else logits
             for c, lg in zip(cands, logits, strict=True):
                 c.logit = float(lg)
             # Training (``full_pool``) keeps every row; ``coach.train`` recomputes
             # the pool-relative columns over the pool its first-stage model keeps.
-            rows = self._rows(cands, ctx_q, logits, alone)
+            rows = self._rows(cands, ctx_q, logits)
             scores = self.model.ranker.decision(rows, CANDIDATE_FEATURES)
             order = np.argsort(-scores, kind="stable")
             cands = [cands[i] for i in order]
@@ -262,7 +261,6 @@ class Coach:
         cands: list[Candidate],
         qc: _QuestionContext,
         logits: np.ndarray | None = None,
-        logits_alone: np.ndarray | None = None,
     ) -> np.ndarray:
         """Feature rows of ``cands``, the pool-relative columns computed over exactly these candidates."""
         if not cands:
@@ -281,7 +279,6 @@ class Coach:
                     after_question_sim=self._after_question(c, qc.qvec), dense=c.dense,
                     dense_alone=float(uvec @ qc.avec), bm25=c.lexical, passage_rank=c.passage_rank,
                     logit=float(logits[k]) if logits is not None else None,
-                    logit_alone=float(logits_alone[k]) if logits_alone is not None else None,
                     qstems=qc.qstems, subject=qc.subject, qnames=qc.qnames, wanted=qc.wanted,
                     focus=self._focus(c, qc.focus, qc.focus_paths),
                     repeat=(passage.source, unit.char_start) in qc.repeated,

@@ -9,7 +9,7 @@ subject of its own and the guide matches it better read with the topic than
 alone. A question that brings its own subject and points nowhere ("What is
 HIPAA?", a starter question clicked after another topic) starts a new topic.
 Either way the answer model also sees what the question finds on its own
-(``logit_alone``, ``dense_alone`` in ``coach/features.py``).
+(``dense_alone`` in ``coach/features.py``).
 """
 
 from __future__ import annotations

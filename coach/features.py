@@ -57,7 +57,6 @@ CANDIDATE_FEATURES = [
     "logit",
     "logit_gap",
     "logit_top",
-    "logit_alone",
     "dense",
     "dense_gap",
     "dense_alone",
@@ -85,11 +84,13 @@ CANDIDATE_FEATURES = [
 ]
 """Columns of a candidate row; ``logit*`` are 0 when there is no cross-encoder.
 
-``*_alone`` score the question without the conversation: for a follow-up the
-other columns read it joined with the topic it continues ("what does a mid
-level designer earn? and how much experience is that?"), so the model can
-weigh what the new question asks against the topic it leans on. For a
-question that stands alone they equal ``logit`` and ``dense``. ``*_gap`` and
+``dense_alone`` is the cosine with the question without the conversation:
+for a follow-up the other columns read it joined with the topic it continues
+("what does a mid level designer earn? and how much experience is that?"), so
+the model can weigh what the new question asks against the topic it leans
+on. For a question that stands alone it equals ``dense``. (The cross-encoder
+reads a follow-up once, with its topic: a second pass on the bare question
+gained nothing out of guide and doubled its cost.) ``*_gap`` and
 ``logit_top`` are relative to the pool being ranked (``pool_relative``).
 """
 
@@ -200,7 +201,6 @@ def candidate_row(
     bm25: float,
     passage_rank: int,
     logit: float | None,
-    logit_alone: float | None,
     qstems: set[str],
     subject: dict[str, float],
     qnames: list[str],
@@ -221,7 +221,6 @@ def candidate_row(
         "logit": logit or 0.0,
         "logit_gap": 0.0,
         "logit_top": 0.0,
-        "logit_alone": logit_alone if logit_alone is not None else (logit or 0.0),
         "dense": dense,
         "dense_gap": 0.0,
         "dense_alone": dense_alone,

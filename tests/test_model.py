@@ -47,7 +47,7 @@ def _row(text: str, question_subject: list[str], logit: float | None = None, den
     return candidate_row(
         unit_text=text, context=f"Guide > Pay: {text}", kind="sentence", unit_pos=1, heading="Pay",
         heading_sim=0.3, after_question_sim=0.0, dense=dense, dense_alone=dense, bm25=0.5, passage_rank=0,
-        logit=logit, logit_alone=None, qstems=set(), subject=subject_weights(question_subject), qnames=[],
+        logit=logit, qstems=set(), subject=subject_weights(question_subject), qnames=[],
         wanted=["amount"], focus=0.0, repeat=False,
     )  # fmt: skip
 

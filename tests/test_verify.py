@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from coach.answer import Coach
@@ -62,9 +64,10 @@ def test_a_record_that_disagrees_with_its_build_is_a_mismatch_and_fails_the_cli(
     err = capsys.readouterr().err
     assert "in 1 turn(s)" in err and " 0 guide edited since, 0 build no longer kept, 0 MISMATCH" in err
     kept = build_path(settings.index_dir, index.manifest.id) / "passages.jsonl"
-    pid = store.turn(turn_id).citations[0].passage_id
+    cited = store.turn(turn_id).citations[0]
+    word = next(w for w in re.findall(r"[A-Za-z]{4,}", cited.quoted[0]))  # a word of the quoted sentence
     lines = kept.read_text(encoding="utf-8").splitlines()
-    tampered = [line.replace("SQL", "S-Q-L") if f'"id":"{pid}"' in line else line for line in lines]
+    tampered = [line.replace(word, word.swapcase()) if f'"id":"{cited.passage_id}"' in line else line for line in lines]
     assert tampered != lines
     kept.write_text("\n".join(tampered) + "\n", encoding="utf-8")
     assert main(["audit", "verify"]) == 1
