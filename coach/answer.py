@@ -418,7 +418,13 @@ class Coach:
                 chosen.append(c)
                 words += n
             chosen = self._continuation(chosen, words)
-        chosen.sort(key=lambda c: (self.index.passages[c.passage].source, c.get(self.index).char_start))
+        # The best unit's passage leads (its units in reading order, so a continued
+        # sentence or a list reads as written); units from other passages follow in
+        # rank order, so a weak extra never opens the answer.
+        rank = {}
+        for k, c in enumerate(chosen):
+            rank.setdefault(c.passage, k)
+        chosen.sort(key=lambda c: (rank[c.passage], c.get(self.index).char_start))
         return chosen
 
     def _list_items(self, best: Candidate) -> list[Candidate]:

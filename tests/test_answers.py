@@ -145,6 +145,17 @@ def test_common_questions_quote_the_right_sentence(real_coach, q, quote):
 
 
 @pytest.mark.slow
+def test_an_answer_opens_with_its_best_passage_not_a_weak_extra(real_coach):
+    # Extras from other sections (a pay-table row) follow the best answer; they used to be
+    # sorted by their place in the guide and could open the answer.
+    q = "What does this job pay?"
+    best = real_coach.analyze(q, []).candidates[0]
+    a = real_coach.ask(q)
+    assert not a.abstained and a.citations[0].passage_id == real_coach.index.passages[best.passage].id
+    assert a.sentences[0].citation == a.citations[0].marker
+
+
+@pytest.mark.slow
 def test_integrity_over_every_dev_question(real_coach, real_settings):
     if not DEV.exists():
         pytest.skip("../shared/eval/dev.jsonl is not present")
