@@ -117,10 +117,7 @@ QUESTION_FEATURES = [
     "fit_but_subject_missing",
     "followup",
 ]
-"""Columns of the question row (abstention model).
-
-``unknown_share`` is the share of the question's subject words the guide never
-uses, each weighted by its rarity in everyday English (``unknown_rarity``)."""
+"""Columns of the question row (abstention model)."""
 
 EVIDENCE_SIGN = {
     "top_score": 1, "score_gap": 1, "top_logit": 1, "top_dense": 1, "max_heading_sim": 1,
@@ -315,9 +312,7 @@ def question_row(
         "max_heading_sim": float(rows[:, col["heading_sim"]].max()),
         "top_type_missing": float(missing > 0),
         "asks_type": float(bool(wanted)),
-        # Each unknown word counts by its rarity: "going" or "right" missing from the
-        # guide says little, "RNLI" or "passport" missing says a lot.
-        "unknown_share": sum(unknown_rarity([w]) for w in unknown) / len(subject) if subject else 0.0,
+        "unknown_share": len(unknown) / len(subject) if subject else 0.0,
         "unknown_rarity": unknown_rarity(unknown),
         "unknown_gain": unknown_gain,
         "unknown_names": unknown_names,
