@@ -158,11 +158,20 @@ class Coach:
 
     # -- evidence -----------------------------------------------------------------
 
-    def analyze(self, q: str, history: list[Turn], full_pool: bool = False, guide: str | None = None) -> Analysis:
+    def analyze(
+        self,
+        q: str,
+        history: list[Turn],
+        full_pool: bool = False,
+        guide: str | None = None,
+        as_followup: bool | None = None,
+    ) -> Analysis:
         """Candidates with their features and scores for the cleaned question ``q``.
 
         ``full_pool`` has the cross-encoder read every candidate (training),
-        instead of the few the first-stage model ranks highest.
+        instead of the few the first-stage model ranks highest. ``as_followup``
+        overrides the follow-up decision (``benchmarks/followup_readings.py``
+        measures both readings of a later turn).
         """
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -189,7 +198,9 @@ class Coach:
                 joined = dense_search(self.index, vecs[1], 1, guide)
                 return bool(joined) and bool(alone) and joined[0][1] > alone[0][1]
 
-            followup = is_followup(q, better_with_topic, topic_of(history).question)
+            followup = (
+                is_followup(q, better_with_topic, topic_of(history).question) if as_followup is None else as_followup
+            )
         res = resolve(q, history, followup)
         k = 1 if followup else 0
         qvec, avec = vecs[k], vecs[0]

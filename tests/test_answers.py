@@ -282,3 +282,14 @@ def test_a_misspelt_question_is_answered_as_if_spelt_right(real_coach):
     assert not typo.abstained and typo.text == right.text
     # The audit keeps the question as asked; the query shows how it was read.
     assert typo.question == "What certifcations shuold I get?" and "certifications" in typo.query
+
+
+@pytest.mark.slow
+def test_a_later_turn_can_be_read_either_way(real_coach):
+    """Both readings of a later turn, as benchmarks/followup_readings.py measures them."""
+    first = real_coach.ask("what's the workplace culture like?")
+    history = [history_turn(first)]
+    joined = real_coach.analyze("is it fast paced?", history, as_followup=True)
+    alone = real_coach.analyze("is it fast paced?", history, as_followup=False)
+    assert joined.res.followup and "workplace culture" in joined.res.query
+    assert not alone.res.followup and alone.res.query == "is it fast paced?"
