@@ -1,0 +1,159 @@
+"""How much the follow-up decision costs: every later turn answered under both readings (issue 8).
+
+    .venv/bin/python benchmarks/followup_readings.py                 # collect (~20 min), then replay (~4 min)
+    .venv/bin/python benchmarks/followup_readings.py --turns T.pkl   # replay a collection saved before
+
+Each labelled turn of ``eval/sets.json`` is collected as ``coach train`` does
+(bootstrap model, the cross-encoder reading every candidate); a turn after the
+first is collected a second time with the other reading (with its topic, or
+alone). The collection is then replayed leave-one-guide-out (each guide ranked
+and cut by ``coach.train.fit_model`` fitted without it) under the reading the
+rules pick and under the other one, and the script prints, for the later
+turns: how often each reading is right, the better of the two (what a perfect
+follow-up decision would reach), and two simple selectors. Offline figures
+only: live answers differ a little, since there the history is the coach's
+own earlier answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from coach.train import TurnData  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def collect_both(sets_file: Path, cache: Path) -> list[dict]:
+    """``{"td": TurnData, "alt": TurnData (later turns only)}`` for every labelled turn."""
+    from coach.answer import clean_question, history_turn
+    from coach.cli import _quiet_libraries
+    from coach.conversation import subject_words
+    from coach.evaluate import _norm, load_sets
+    from coach.experiment import Workbench
+    from coach.features import QUESTION_FEATURES, asked_types, unknown_words
+    from coach.settings import Settings
+    from coach.train import bootstrap_model
+
+    _quiet_libraries()
+    sets, _ = load_sets(sets_file)
+    wb = Workbench(sets, cache, Settings(), lambda m: print(m, file=sys.stderr))
+    boot = bootstrap_model()
+
+    def turn_data(gs, conv, k, turn, q, a, coach) -> TurnData:  # noqa: ANN001
+        texts = [c.get(coach.index).text for c in a.candidates]
+        expected = [_norm(e) for e in turn.expect_any]
+        quoted = [
+            t + " " + " ".join(x.get(coach.index).text for x in coach._list_items(c)[:2])
+            for c, t in zip(a.candidates, texts, strict=True)
+        ]
+        subject = subject_words(q)
+        return TurnData(
+            guide=gs.name, conv=str(conv.id), turn=k, abstain=turn.abstain, rows=a.rows,
+            labels=np.array([any(e in _norm(t) for e in expected) for t in quoted], dtype=bool),
+            words=[len(t.split()) for t in quoted], texts=texts,
+            unknown=unknown_words(subject, coach.index.knows), subject=subject,
+            gain=a.qrow[QUESTION_FEATURES.index("unknown_gain")] if a.qrow else 0.0,
+            unknown_names=a.qrow[QUESTION_FEATURES.index("unknown_names")] if a.qrow else 0.0,
+            wanted=asked_types(a.res.query if a.res.followup else q), followup=a.res.followup,
+            reranked=a.reranked,
+        )  # fmt: skip
+
+    out: list[dict] = []
+    for gs in wb.sets:
+        coach = wb.coach(gs.name, boot)
+        for conv in gs.conversations():
+            history = []
+            for k, turn in enumerate(conv.turns):
+                q = clean_question(turn.q)
+                a = coach.analyze(q, history, full_pool=True)
+                rec = {"td": turn_data(gs, conv, k, turn, q, a, coach)}
+                if history:
+                    b = coach.analyze(q, history, full_pool=True, as_followup=not a.res.followup)
+                    rec["alt"] = turn_data(gs, conv, k, turn, q, b, coach)
+                out.append(rec)
+                history.append(history_turn(coach.decide(a)))
+        print(f"collected {gs.name}: {len(out)} turns", file=sys.stderr)
+    return out
+
+
+def replay(turns: list[TurnData]) -> dict[tuple, dict]:
+    """Leave-one-guide-out: (guide, conv, turn) -> p(answerable), abstained, right, top ranker score."""
+    from coach.features import QUESTION_FEATURES
+    from coach.train import compose_sim, fit_model, rank_turn
+
+    out = {}
+    for g in sorted({t.guide for t in turns}):
+        m = fit_model([t for t in turns if t.guide != g])
+        th = m.thresholds
+        for t in (t for t in turns if t.guide == g):
+            key = (t.guide, t.conv, t.turn)
+            r = rank_turn(t, m.first, m.ranker, th.pool)
+            if r is None:
+                out[key] = {"abst": True, "ok": t.abstain, "p": 0.0, "top": -99.0}
+                continue
+            p = float(m.answerable.proba(np.asarray([r.qrow]), QUESTION_FEATURES)[0])
+            abst = p < th.abstain_below
+            found = compose_sim(r, th.extra_min, th.max_words)[0]
+            out[key] = {
+                "abst": abst,
+                "ok": abst if t.abstain else (not abst and found),
+                "p": p,
+                "top": float(r.scores[0]),
+            }
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sets", type=Path, default=ROOT / "eval" / "sets.json", help="labelled guides (eval/sets.json)")
+    ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "eval", help="per-guide indexes")
+    ap.add_argument("--turns", type=Path, default=None, help="a collection saved by --save (skips collecting)")
+    ap.add_argument("--save", type=Path, default=None, help="save the collection here")
+    args = ap.parse_args()
+    if args.turns:
+        with open(args.turns, "rb") as f:
+            recs = pickle.load(f)  # noqa: S301 (our own file)
+    else:
+        recs = collect_both(args.sets, args.cache)
+        if args.save:
+            with open(args.save, "wb") as f:
+                pickle.dump(recs, f)
+    rules = replay([r["td"] for r in recs])
+    other = replay([r.get("alt", r["td"]) for r in recs])
+    later = [r["td"] for r in recs if "alt" in r]
+    key = lambda t: (t.guide, t.conv, t.turn)  # noqa: E731
+
+    def share(pick, abstain: bool) -> str:  # noqa: ANN001
+        ts = [t for t in later if t.abstain == abstain]
+        return f"{sum(pick(key(t)) for t in ts) / max(len(ts), 1):.3f}"
+
+    rows = {
+        "rules' reading": lambda k: rules[k]["ok"],
+        "the other reading": lambda k: other[k]["ok"],
+        "better of the two (a perfect decision)": lambda k: rules[k]["ok"] or other[k]["ok"],
+        "higher top ranker score": lambda k: max(rules[k], other[k], key=lambda z: z["top"])["ok"],
+        "higher P(answerable)": lambda k: max(rules[k], other[k], key=lambda z: z["p"])["ok"],
+    }
+    n_in = sum(not t.abstain for t in later)
+    print(f"later turns: {n_in} in scope, {len(later) - n_in} out of scope (leave-one-guide-out replay)")
+    print(f"{'reading':<42} {'follow-up hit':>13} {'oos abstained':>13}")
+    for name, pick in rows.items():
+        print(f"{name:<42} {share(pick, False):>13} {share(pick, True):>13}")
+    split = Counter((t.followup, rules[key(t)]["ok"], other[key(t)]["ok"]) for t in later if not t.abstain)
+    print("in scope, (rules call it a follow-up, rules' reading right, other right): count")
+    for k, v in sorted(split.items()):
+        print(f"  {k}: {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
