@@ -36,36 +36,15 @@ def collect_both(sets_file: Path, cache: Path) -> list[dict]:
     """``{"td": TurnData, "alt": TurnData (later turns only)}`` for every labelled turn."""
     from coach.answer import clean_question, history_turn
     from coach.cli import _quiet_libraries
-    from coach.conversation import subject_words
-    from coach.evaluate import _norm, load_sets
+    from coach.evaluate import load_sets
     from coach.experiment import Workbench
-    from coach.features import QUESTION_FEATURES, asked_types, unknown_words
     from coach.settings import Settings
-    from coach.train import bootstrap_model
+    from coach.train import bootstrap_model, turn_data
 
     _quiet_libraries()
     sets, _ = load_sets(sets_file)
     wb = Workbench(sets, cache, Settings(), lambda m: print(m, file=sys.stderr))
     boot = bootstrap_model()
-
-    def turn_data(gs, conv, k, turn, q, a, coach) -> TurnData:  # noqa: ANN001
-        texts = [c.get(coach.index).text for c in a.candidates]
-        expected = [_norm(e) for e in turn.expect_any]
-        quoted = [
-            t + " " + " ".join(x.get(coach.index).text for x in coach._list_items(c)[:2])
-            for c, t in zip(a.candidates, texts, strict=True)
-        ]
-        subject = subject_words(q)
-        return TurnData(
-            guide=gs.name, conv=str(conv.id), turn=k, abstain=turn.abstain, rows=a.rows,
-            labels=np.array([any(e in _norm(t) for e in expected) for t in quoted], dtype=bool),
-            words=[len(t.split()) for t in quoted], texts=texts,
-            unknown=unknown_words(subject, coach.index.knows), subject=subject,
-            gain=a.qrow[QUESTION_FEATURES.index("unknown_gain")] if a.qrow else 0.0,
-            unknown_names=a.qrow[QUESTION_FEATURES.index("unknown_names")] if a.qrow else 0.0,
-            wanted=asked_types(a.res.query if a.res.followup else q), followup=a.res.followup,
-            reranked=a.reranked,
-        )  # fmt: skip
 
     out: list[dict] = []
     for gs in wb.sets:
@@ -75,10 +54,10 @@ def collect_both(sets_file: Path, cache: Path) -> list[dict]:
             for k, turn in enumerate(conv.turns):
                 q = clean_question(turn.q)
                 a = coach.analyze(q, history, full_pool=True)
-                rec = {"td": turn_data(gs, conv, k, turn, q, a, coach)}
+                rec = {"td": turn_data(gs.name, str(conv.id), k, turn, q, a, coach)}
                 if history:
                     b = coach.analyze(q, history, full_pool=True, as_followup=not a.res.followup)
-                    rec["alt"] = turn_data(gs, conv, k, turn, q, b, coach)
+                    rec["alt"] = turn_data(gs.name, str(conv.id), k, turn, q, b, coach)
                 out.append(rec)
                 history.append(history_turn(coach.decide(a)))
         print(f"collected {gs.name}: {len(out)} turns", file=sys.stderr)

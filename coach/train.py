@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from coach.answer import Coach, clean_question, history_turn
-from coach.evaluate import GuideSet, _norm
+from coach.answer import Analysis, Coach, clean_question, history_turn
+from coach.evaluate import EvalTurn, GuideSet, _norm
 from coach.features import (
     CANDIDATE_FEATURES,
     EVIDENCE_SIGN,
@@ -91,35 +91,38 @@ def bootstrap_model() -> AnswerModel:
     )
 
 
-def collect(gs: GuideSet, coach: Coach) -> list[TurnData]:
-    """Labelled feature rows for every turn of the guide's conversations."""
+def turn_data(guide: str, conv: str, k: int, turn: EvalTurn, q: str, a: Analysis, coach: Coach) -> TurnData:
+    """The labelled rows of one analysed turn (``q`` cleaned, ``a`` from ``coach.analyze`` with ``full_pool``)."""
     from coach.conversation import subject_words
     from coach.features import asked_types, unknown_words
 
+    texts = [c.get(coach.index).text for c in a.candidates]
+    expected = [_norm(e) for e in turn.expect_any]
+    # A list introduction is quoted with its items, so it is right when they are.
+    quoted = [t + " " + " ".join(x.get(coach.index).text for x in coach._list_items(c)[:2])
+              for c, t in zip(a.candidates, texts, strict=True)]  # fmt: skip
+    labels = np.array([any(e in _norm(t) for e in expected) for t in quoted], dtype=bool)
+    subject = subject_words(q)
+    return TurnData(
+        guide=guide, conv=conv, turn=k, abstain=turn.abstain, rows=a.rows, labels=labels,
+        words=[len(t.split()) for t in quoted], texts=texts,
+        unknown=unknown_words(subject, coach.index.knows), subject=subject,
+        gain=a.qrow[QUESTION_FEATURES.index("unknown_gain")] if a.qrow else 0.0,
+        unknown_names=a.qrow[QUESTION_FEATURES.index("unknown_names")] if a.qrow else 0.0,
+        wanted=asked_types(a.res.query if a.res.followup else q), followup=a.res.followup,
+        reranked=a.reranked,
+    )  # fmt: skip
+
+
+def collect(gs: GuideSet, coach: Coach) -> list[TurnData]:
+    """Labelled feature rows for every turn of the guide's conversations."""
     out: list[TurnData] = []
     for conv in gs.conversations():
         history = []
         for k, turn in enumerate(conv.turns):
             q = clean_question(turn.q)
             a = coach.analyze(q, history, full_pool=True)
-            texts = [c.get(coach.index).text for c in a.candidates]
-            expected = [_norm(e) for e in turn.expect_any]
-            # A list introduction is quoted with its items, so it is right when they are.
-            quoted = [t + " " + " ".join(x.get(coach.index).text for x in coach._list_items(c)[:2])
-                      for c, t in zip(a.candidates, texts, strict=True)]  # fmt: skip
-            labels = np.array([any(e in _norm(t) for e in expected) for t in quoted], dtype=bool)
-            subject = subject_words(q)
-            out.append(
-                TurnData(
-                    guide=gs.name, conv=str(conv.id), turn=k, abstain=turn.abstain, rows=a.rows, labels=labels,
-                    words=[len(t.split()) for t in quoted], texts=texts,
-                    unknown=unknown_words(subject, coach.index.knows), subject=subject,
-                    gain=a.qrow[QUESTION_FEATURES.index("unknown_gain")] if a.qrow else 0.0,
-                    unknown_names=a.qrow[QUESTION_FEATURES.index("unknown_names")] if a.qrow else 0.0,
-                    wanted=asked_types(a.res.query if a.res.followup else q), followup=a.res.followup,
-                    reranked=a.reranked,
-                )
-            )  # fmt: skip
+            out.append(turn_data(gs.name, str(conv.id), k, turn, q, a, coach))
             history.append(history_turn(coach.decide(a)))
     return out
 
