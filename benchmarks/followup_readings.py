@@ -32,40 +32,27 @@ from coach.train import TurnData  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def collect_both(sets_file: Path, cache: Path) -> list[dict]:
-    """``{"td": TurnData, "alt": TurnData (later turns only)}`` for every labelled turn."""
-    from coach.answer import clean_question, history_turn
+def collect_both(sets_file: Path, cache: Path) -> list[TurnData]:
+    """Every labelled turn of the sets file, later turns with their other reading (``TurnData.other``)."""
     from coach.cli import _quiet_libraries
     from coach.evaluate import load_sets
     from coach.experiment import Workbench
     from coach.settings import Settings
-    from coach.train import bootstrap_model, turn_data
+    from coach.train import bootstrap_model, collect
 
     _quiet_libraries()
     sets, _ = load_sets(sets_file)
     wb = Workbench(sets, cache, Settings(), lambda m: print(m, file=sys.stderr))
-    boot = bootstrap_model()
-
-    out: list[dict] = []
+    out: list[TurnData] = []
     for gs in wb.sets:
-        coach = wb.coach(gs.name, boot)
-        for conv in gs.conversations():
-            history = []
-            for k, turn in enumerate(conv.turns):
-                q = clean_question(turn.q)
-                a = coach.analyze(q, history, full_pool=True)
-                rec = {"td": turn_data(gs.name, str(conv.id), k, turn, q, a, coach)}
-                if history:
-                    b = coach.analyze(q, history, full_pool=True, as_followup=not a.res.followup)
-                    rec["alt"] = turn_data(gs.name, str(conv.id), k, turn, q, b, coach)
-                out.append(rec)
-                history.append(history_turn(coach.decide(a)))
+        out += collect(gs, wb.coach(gs.name, bootstrap_model()), both_readings=True)
         print(f"collected {gs.name}: {len(out)} turns", file=sys.stderr)
     return out
 
 
 def replay(turns: list[TurnData]) -> dict[tuple, dict]:
-    """Leave-one-guide-out: (guide, conv, turn) -> p(answerable), abstained, right, top ranker score."""
+    """Leave-one-guide-out: (guide, conv, turn) -> p(answerable), abstained, right, top ranker score,
+    and where the first right unit stands (0 first; ``pool`` when the cross-encoder never reads it)."""
     from coach.features import QUESTION_FEATURES
     from coach.train import compose_sim, fit_model, rank_turn
 
@@ -77,7 +64,7 @@ def replay(turns: list[TurnData]) -> dict[tuple, dict]:
             key = (t.guide, t.conv, t.turn)
             r = rank_turn(t, m.first, m.ranker, th.pool)
             if r is None:
-                out[key] = {"abst": True, "ok": t.abstain, "p": 0.0, "top": -99.0}
+                out[key] = {"abst": True, "ok": t.abstain, "p": 0.0, "top": -99.0, "rank": th.pool, "pool": th.pool}
                 continue
             p = float(m.answerable.proba(np.asarray([r.qrow]), QUESTION_FEATURES)[0])
             abst = p < th.abstain_below
@@ -87,6 +74,8 @@ def replay(turns: list[TurnData]) -> dict[tuple, dict]:
                 "ok": abst if t.abstain else (not abst and found),
                 "p": p,
                 "top": float(r.scores[0]),
+                "rank": next((n for n, i in enumerate(r.order) if t.labels[i]), th.pool),
+                "pool": th.pool,
             }
     return out
 
@@ -100,16 +89,25 @@ def main() -> int:
     args = ap.parse_args()
     if args.turns:
         with open(args.turns, "rb") as f:
-            recs = pickle.load(f)  # noqa: S301 (our own file)
+            turns = pickle.load(f)  # noqa: S301 (our own file)
     else:
-        recs = collect_both(args.sets, args.cache)
+        turns = collect_both(args.sets, args.cache)
         if args.save:
             with open(args.save, "wb") as f:
-                pickle.dump(recs, f)
-    rules = replay([r["td"] for r in recs])
-    other = replay([r.get("alt", r["td"]) for r in recs])
-    later = [r["td"] for r in recs if "alt" in r]
-    key = lambda t: (t.guide, t.conv, t.turn)  # noqa: E731
+                pickle.dump(turns, f)
+    rules = replay(turns)
+    other = replay([t.other or t for t in turns])
+    later = [t for t in turns if t.other is not None]
+
+    def key(t: TurnData) -> tuple:
+        return (t.guide, t.conv, t.turn)
+
+    inscope = [t for t in turns if not t.abstain]
+    ranks = np.asarray([rules[key(t)]["rank"] for t in inscope])
+    pools = np.asarray([rules[key(t)]["pool"] for t in inscope])
+    print(f"all {len(inscope)} in-scope turns, the coach's reading: a right unit among the candidates "
+          f"{np.mean([t.labels.any() for t in inscope]):.3f}, among those the cross-encoder reads "
+          f"{np.mean(ranks < pools):.3f}, ranked first {np.mean(ranks < 1):.3f}, in the first three {np.mean(ranks < 3):.3f}")  # fmt: skip
 
     def share(pick, abstain: bool) -> str:  # noqa: ANN001
         ts = [t for t in later if t.abstain == abstain]

@@ -72,6 +72,8 @@ class TurnData(BaseModel):
     wanted: list[str]
     followup: bool
     reranked: bool
+    other: TurnData | None = None
+    """The same turn read the other way (with its topic, or alone), when collected ``both_readings``."""
 
 
 def bootstrap_model() -> AnswerModel:
@@ -114,15 +116,24 @@ def turn_data(guide: str, conv: str, k: int, turn: EvalTurn, q: str, a: Analysis
     )  # fmt: skip
 
 
-def collect(gs: GuideSet, coach: Coach) -> list[TurnData]:
-    """Labelled feature rows for every turn of the guide's conversations."""
+def collect(gs: GuideSet, coach: Coach, both_readings: bool = False) -> list[TurnData]:
+    """Labelled feature rows for every turn of the guide's conversations.
+
+    With ``both_readings`` a later turn also carries its rows read the other
+    way (``TurnData.other``; ``benchmarks/followup_readings.py``); the
+    conversation goes on from the reading the coach chose.
+    """
     out: list[TurnData] = []
     for conv in gs.conversations():
         history = []
         for k, turn in enumerate(conv.turns):
             q = clean_question(turn.q)
             a = coach.analyze(q, history, full_pool=True)
-            out.append(turn_data(gs.name, str(conv.id), k, turn, q, a, coach))
+            data = turn_data(gs.name, str(conv.id), k, turn, q, a, coach)
+            if both_readings and history:
+                b = coach.analyze(q, history, full_pool=True, as_followup=not a.res.followup)
+                data.other = turn_data(gs.name, str(conv.id), k, turn, q, b, coach)
+            out.append(data)
             history.append(history_turn(coach.decide(a)))
     return out
 

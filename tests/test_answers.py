@@ -293,3 +293,23 @@ def test_a_later_turn_can_be_read_either_way(real_coach):
     alone = real_coach.analyze("is it fast paced?", history, as_followup=False)
     assert joined.res.followup and "workplace culture" in joined.res.query
     assert not alone.res.followup and alone.res.query == "is it fast paced?"
+
+
+@pytest.mark.slow
+def test_training_collects_both_readings_of_a_later_turn(real_coach, tmp_path):
+    from coach.evaluate import GuideSet
+    from coach.train import collect
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        json.dumps({"id": "c", "kind": "multi", "turns": [
+            {"q": "what's the workplace culture like?", "expect_any": ["culture"]},
+            {"q": "is it fast paced?", "expect_any": ["fast-paced", "fast paced"]},
+        ]}) + "\n"
+    )  # fmt: skip
+    gs = GuideSet(name="seed", guide=SEED, questions=[questions])
+    first, later = collect(gs, real_coach, both_readings=True)
+    assert first.other is None and later.other is not None
+    assert later.followup and not later.other.followup
+    assert len(later.other.labels) == len(later.other.rows)
+    assert [t.other for t in collect(gs, real_coach)] == [None, None]
