@@ -10,7 +10,10 @@ alone). The collection is then replayed leave-one-guide-out (each guide ranked
 and cut by ``coach.train.fit_model`` fitted without it) under the reading the
 rules pick and under the other one, and the script prints, for the later
 turns: how often each reading is right, the better of the two (what a perfect
-follow-up decision would reach), and two simple selectors. Offline figures
+follow-up decision would reach), two simple selectors, and a learned
+decision (a logistic model over the question's follow-up signals and what
+each reading finds, fitted on the other guides' turns where the readings
+disagree). Offline figures
 only: live answers differ a little, since there the history is the coach's
 own earlier answers.
 """
@@ -80,6 +83,37 @@ def replay(turns: list[TurnData]) -> dict[tuple, dict]:
     return out
 
 
+SIGNALS = ["opens", "points_back", "elaborates", "no_subject", "topic_gain"]
+
+
+def learned_choice(later: list[TurnData], rules: dict, other: dict) -> dict[tuple, bool]:
+    """A learned follow-up decision, replayed leave-one-guide-out: is each later turn right under it?
+
+    A logistic model over the question's signals (``conversation.followup_evidence``)
+    and both readings' P(answerable) and best ranker score, fitted on the
+    other guides' later turns where exactly one reading is right.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    def row(t: TurnData) -> tuple[list[float], bool, bool]:
+        w, a = (rules, other) if t.followup else (other, rules)
+        k = (t.guide, t.conv, t.turn)
+        x = [t.evidence.get(f, 0.0) for f in SIGNALS] + [w[k]["p"], a[k]["p"], w[k]["top"], a[k]["top"]]
+        return x, w[k]["ok"], a[k]["ok"]
+
+    out = {}
+    for g in sorted({t.guide for t in later}):
+        train = [r for t in later if t.guide != g and (r := row(t))[1] != r[2]]
+        x = np.asarray([r[0] for r in train])
+        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+        clf = LogisticRegression(max_iter=2000).fit((x - mean) / scale, [r[1] for r in train])
+        for t in (t for t in later if t.guide == g):
+            x1, ok_with, ok_alone = row(t)
+            with_topic = clf.predict_proba((np.asarray([x1]) - mean) / scale)[0, 1] >= 0.5
+            out[(t.guide, t.conv, t.turn)] = ok_with if with_topic else ok_alone
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sets", type=Path, default=ROOT / "eval" / "sets.json", help="labelled guides (eval/sets.json)")
@@ -119,6 +153,7 @@ def main() -> int:
         "better of the two (a perfect decision)": lambda k: rules[k]["ok"] or other[k]["ok"],
         "higher top ranker score": lambda k: max(rules[k], other[k], key=lambda z: z["top"])["ok"],
         "higher P(answerable)": lambda k: max(rules[k], other[k], key=lambda z: z["p"])["ok"],
+        "learned decision (signals + both readings)": learned_choice(later, rules, other).__getitem__,
     }
     n_in = sum(not t.abstain for t in later)
     print(f"later turns: {n_in} in scope, {len(later) - n_in} out of scope (leave-one-guide-out replay)")

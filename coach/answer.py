@@ -18,6 +18,8 @@ import math
 import re
 import time
 import unicodedata
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -28,6 +30,7 @@ from coach.conversation import (
     Resolution,
     Turn,
     contextual_query,
+    followup_evidence,
     is_followup,
     resolve,
     subject_words,
@@ -106,7 +109,23 @@ class Analysis(BaseModel):
     qrow_first: list[float]
     """Question features from the first-stage scores (the no-cross-encoder path)."""
     reranked: bool
+    evidence: dict[str, float] = {}
+    """For a later turn: whether it leans on the conversation (``conversation.followup_evidence``)."""
     timings: dict[str, float] = {}
+
+
+class _Asked(NamedTuple):
+    """A question prepared once for either reading: corrected, embedded, with its follow-up evidence."""
+
+    asked: str
+    q: str
+    subject: list[str]
+    unknown: list[str]
+    vecs: np.ndarray
+    evidence: dict[str, float]
+    rules_followup: bool
+    knows: Callable[[str], bool]
+    embed_ms: float
 
 
 class Coach:
@@ -170,10 +189,25 @@ class Coach:
 
         ``full_pool`` has the cross-encoder read every candidate (training),
         instead of the few the first-stage model ranks highest. ``as_followup``
-        overrides the follow-up decision (``benchmarks/followup_readings.py``
-        measures both readings of a later turn).
+        fixes the reading of a later turn (with its topic, or alone); by
+        default ``conversation.is_followup`` decides.
         """
-        timings: dict[str, float] = {}
+        asked = self._prepare(q, history, guide)
+        followup = asked.rules_followup if as_followup is None else as_followup
+        return self._read(asked, history, followup and bool(history), full_pool, guide)
+
+    def p_answer(self, a: Analysis) -> tuple[float, float]:
+        """(the probability that the guide answers the question, the abstention cut) for one reading."""
+        t = self.model.thresholds
+        if not a.candidates:
+            return 0.0, t.abstain_below
+        if a.reranked:
+            return float(self.model.answerable.proba(np.asarray([a.qrow]), QUESTION_FEATURES)[0]), t.abstain_below
+        p = float(self.model.answerable_first.proba(np.asarray([a.qrow_first]), QUESTION_FEATURES)[0])
+        return p, t.abstain_below_first
+
+    def _prepare(self, q: str, history: list[Turn], guide: str | None) -> _Asked:
+        """The question read as the guide's words, embedded alone and with its topic; the follow-up evidence."""
         t0 = time.perf_counter()
         # Scoped to one guide, a word only another guide uses is still unknown.
         vocabulary = guide_vocabulary(self.index, guide) if guide else self.index
@@ -189,23 +223,28 @@ class Coach:
             drop = re.compile(r"\b(" + "|".join(re.escape(w) for w in unknown) + r")\b", re.I)
             texts += [" ".join(drop.sub(" ", t).split()) or "?" for t in texts]
         vecs = self.embedder.encode(texts)
-        followup = False
+        rules_followup = False
+        evidence: dict[str, float] = {}
         if ctx:
             # Evidence, not a word count: does the guide match the question
             # better with the topic it would continue than alone?
-            def better_with_topic() -> bool:
-                alone = dense_search(self.index, vecs[0], 1, guide)
-                joined = dense_search(self.index, vecs[1], 1, guide)
-                return bool(joined) and bool(alone) and joined[0][1] > alone[0][1]
+            alone = dense_search(self.index, vecs[0], 1, guide)
+            joined = dense_search(self.index, vecs[1], 1, guide)
+            gain = joined[0][1] - alone[0][1] if joined and alone else 0.0
+            topic = topic_of(history).question
+            evidence = followup_evidence(q, topic, gain)
+            rules_followup = is_followup(q, lambda: gain > 0, topic)
+        embed_ms = (time.perf_counter() - t0) * 1000
+        return _Asked(asked, q, subject, unknown, vecs, evidence, rules_followup, knows, embed_ms)
 
-            followup = (
-                is_followup(q, better_with_topic, topic_of(history).question) if as_followup is None else as_followup
-            )
+    def _read(self, asked: _Asked, history: list[Turn], followup: bool, full_pool: bool, guide: str | None) -> Analysis:
+        """Retrieve, build candidate rows and rank them under one reading (with the topic, or alone)."""
+        q, subject, unknown, vecs, knows = asked.q, asked.subject, asked.unknown, asked.vecs, asked.knows
+        timings: dict[str, float] = {"embed": asked.embed_ms}
         res = resolve(q, history, followup)
         k = 1 if followup else 0
         qvec, avec = vecs[k], vecs[0]
         reduced = vecs[len(vecs) // 2 + k] if unknown else None
-        timings["embed"] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
         hits = retrieve(self.index, qvec, lexical.tokens(res.query), guide=guide)
@@ -263,8 +302,8 @@ class Coach:
         qrow = question_row(scores=scores, rows=rows, **common) if cands else []
         timings["rerank"] = (time.perf_counter() - t0) * 1000
         return Analysis(
-            question=asked, res=res, hits=hits, candidates=cands, rows=rows, scores=scores,
-            qrow=qrow, qrow_first=qrow_first, reranked=reranked, timings=timings,
+            question=asked.asked, res=res, hits=hits, candidates=cands, rows=rows, scores=scores,
+            qrow=qrow, qrow_first=qrow_first, reranked=reranked, evidence=asked.evidence, timings=timings,
         )  # fmt: skip
 
     def _rows(
@@ -384,15 +423,9 @@ class Coach:
     def decide(self, a: Analysis) -> Answer:
         """Abstain or compose, from the model's probabilities."""
         suggestions = list(dict.fromkeys(" > ".join(h.passage.section[1:]) or h.passage.title for h in a.hits))[:3]
-        t = self.model.thresholds
         if not a.candidates:
             return self._abstain(a.question, a.res.query, suggestions, 0.0, {})
-        if a.reranked:
-            p_answer = float(self.model.answerable.proba(np.asarray([a.qrow]), QUESTION_FEATURES)[0])
-            cutoff = t.abstain_below
-        else:
-            p_answer = float(self.model.answerable_first.proba(np.asarray([a.qrow_first]), QUESTION_FEATURES)[0])
-            cutoff = t.abstain_below_first
+        p_answer, cutoff = self.p_answer(a)
         signals = {f: round(v, 4) for f, v in zip(QUESTION_FEATURES, a.qrow, strict=True)}
         signals["p_answer"] = round(p_answer, 4)
         if p_answer < cutoff:

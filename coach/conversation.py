@@ -113,6 +113,25 @@ def is_followup(question: str, better_with_topic: Callable[[], bool], topic: str
     return not subject_words(question) and better_with_topic()
 
 
+FOLLOWUP_EVIDENCE = ["opens", "points_back", "elaborates", "no_subject", "topic_gain"]
+"""What a later question shows about leaning on the conversation (``followup_evidence``)."""
+
+
+def followup_evidence(question: str, topic: str, topic_gain: float) -> dict[str, float]:
+    """The signals of ``is_followup`` as numbers, for the learned follow-up decision.
+
+    ``topic_gain`` is how much closer the guide's best passage comes with the
+    topic question than for the question alone (dense cosine, from the caller).
+    """
+    return {
+        "opens": float(continues(question)),
+        "points_back": float(refers_back(question)),
+        "elaborates": float(elaborates(question, topic)),
+        "no_subject": float(not subject_words(question)),
+        "topic_gain": topic_gain,
+    }
+
+
 def topic_of(history: list[Turn]) -> Turn:
     """The turn that set the current topic: the latest question that stood on its own."""
     return next((t for t in reversed(history) if t.standalone), history[0])

@@ -72,6 +72,10 @@ class TurnData(BaseModel):
     wanted: list[str]
     followup: bool
     reranked: bool
+    evidence: dict[str, float] = {}
+    """A later turn's follow-up signals (``Analysis.evidence``)."""
+    query: str = ""
+    """What was searched and read by the cross-encoder (the question, or its topic plus the question)."""
     other: TurnData | None = None
     """The same turn read the other way (with its topic, or alone), when collected ``both_readings``."""
 
@@ -112,7 +116,7 @@ def turn_data(guide: str, conv: str, k: int, turn: EvalTurn, q: str, a: Analysis
         gain=a.qrow[QUESTION_FEATURES.index("unknown_gain")] if a.qrow else 0.0,
         unknown_names=a.qrow[QUESTION_FEATURES.index("unknown_names")] if a.qrow else 0.0,
         wanted=asked_types(a.res.query if a.res.followup else q), followup=a.res.followup,
-        reranked=a.reranked,
+        reranked=a.reranked, evidence=a.evidence, query=a.res.query,
     )  # fmt: skip
 
 

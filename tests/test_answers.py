@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from coach.answer import EMPTY_PROMPT, history_turn
-from coach.conversation import Turn, continues, is_followup, resolve
+from coach.conversation import Turn, continues, followup_evidence, is_followup, resolve
 from coach.evaluate import integrity_ok, read_conversations, run_conversation
 from tests.conftest import ROOT, SEED
 
@@ -55,6 +55,14 @@ def test_a_question_about_the_topic_or_that_job_continues_it():
     assert is_followup("how senior is that job?", lambda: False, topic)
     assert not is_followup("What is HIPAA?", lambda: False, topic)
     assert not is_followup("What does this job pay?", lambda: False, topic)
+
+
+def test_the_followup_signals_are_recorded_for_training():
+    # The offline replay (benchmarks/followup_readings.py) fits a decision on these numbers.
+    topic = "what does a content marketing director do?"
+    ev = followup_evidence("and what kind of content?", topic, 0.12)
+    assert ev == {"opens": 1.0, "points_back": 0.0, "elaborates": 1.0, "no_subject": 0.0, "topic_gain": 0.12}
+    assert followup_evidence("how long?", topic, -0.1)["no_subject"] == 1.0
 
 
 @pytest.mark.slow
@@ -312,4 +320,5 @@ def test_training_collects_both_readings_of_a_later_turn(real_coach, tmp_path):
     assert first.other is None and later.other is not None
     assert later.followup and not later.other.followup
     assert len(later.other.labels) == len(later.other.rows)
+    assert not first.evidence and later.evidence["points_back"] == 1.0  # "it" points back
     assert [t.other for t in collect(gs, real_coach)] == [None, None]
