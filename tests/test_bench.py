@@ -96,6 +96,8 @@ def _embedded(settings: Settings, fake_embedder) -> int:  # noqa: ANN001
 
 def test_a_known_occupation_costs_a_few_texts_a_new_one_its_whole_guide(tmp_path: Path, fake_embedder) -> None:  # noqa: ANN001
     """The property the scale benchmark relies on, and what it reports honestly."""
+    if not (ROOT.parent / "shared" / "guides").is_dir():
+        pytest.skip("the generator recombines the published guides of ../shared, not present here")
     corpus = tmp_path / "corpus"
     write_corpus(corpus, 6, seed=0, occupations=3)
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", audit_db=tmp_path / "a.sqlite3")

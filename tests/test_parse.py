@@ -130,8 +130,16 @@ def test_guide_without_headings_is_one_section():
     assert len(g.sections[0].units) == 3
 
 
+def shared_text(name: str) -> str:
+    """A guide of ../shared/guides, read in place (the tests skip on a checkout without ../shared)."""
+    path = SHARED_GUIDES / name
+    if not path.is_file():
+        pytest.skip(f"{path} is not present (the published guides sit in ../shared beside the project)")
+    return path.read_text(encoding="utf-8")
+
+
 def shared(name: str) -> Guide:
-    return parse_guide((SHARED_GUIDES / name).read_text(encoding="utf-8"), name)
+    return parse_guide(shared_text(name), name)
 
 
 def paths(g: Guide) -> list[list[str]]:
@@ -148,7 +156,7 @@ def unit_starting(g: Guide, prefix: str) -> Unit:
 
 @pytest.mark.parametrize("name", [FOREST, CONTROLLER, MARKETING, DEVOPS])
 def test_shared_guide_units_are_exact_slices_of_the_source(name):
-    text = (SHARED_GUIDES / name).read_text(encoding="utf-8")
+    text = shared_text(name)
     g = parse_guide(text, name)
     assert len(g.sections) > 10
     for u in units(g):
