@@ -83,9 +83,6 @@ def replay(turns: list[TurnData]) -> dict[tuple, dict]:
     return out
 
 
-SIGNALS = ["opens", "points_back", "elaborates", "no_subject", "topic_gain"]
-
-
 def learned_choice(later: list[TurnData], rules: dict, other: dict) -> dict[tuple, bool]:
     """A learned follow-up decision, replayed leave-one-guide-out: is each later turn right under it?
 
@@ -95,10 +92,12 @@ def learned_choice(later: list[TurnData], rules: dict, other: dict) -> dict[tupl
     """
     from sklearn.linear_model import LogisticRegression
 
+    from coach.conversation import FOLLOWUP_EVIDENCE
+
     def row(t: TurnData) -> tuple[list[float], bool, bool]:
         w, a = (rules, other) if t.followup else (other, rules)
         k = (t.guide, t.conv, t.turn)
-        x = [t.evidence.get(f, 0.0) for f in SIGNALS] + [w[k]["p"], a[k]["p"], w[k]["top"], a[k]["top"]]
+        x = [t.evidence.get(f, 0.0) for f in FOLLOWUP_EVIDENCE] + [w[k]["p"], a[k]["p"], w[k]["top"], a[k]["top"]]
         return x, w[k]["ok"], a[k]["ok"]
 
     out = {}

@@ -196,16 +196,6 @@ class Coach:
         followup = asked.rules_followup if as_followup is None else as_followup
         return self._read(asked, history, followup and bool(history), full_pool, guide)
 
-    def p_answer(self, a: Analysis) -> tuple[float, float]:
-        """(the probability that the guide answers the question, the abstention cut) for one reading."""
-        t = self.model.thresholds
-        if not a.candidates:
-            return 0.0, t.abstain_below
-        if a.reranked:
-            return float(self.model.answerable.proba(np.asarray([a.qrow]), QUESTION_FEATURES)[0]), t.abstain_below
-        p = float(self.model.answerable_first.proba(np.asarray([a.qrow_first]), QUESTION_FEATURES)[0])
-        return p, t.abstain_below_first
-
     def _prepare(self, q: str, history: list[Turn], guide: str | None) -> _Asked:
         """The question read as the guide's words, embedded alone and with its topic; the follow-up evidence."""
         t0 = time.perf_counter()
@@ -423,9 +413,15 @@ class Coach:
     def decide(self, a: Analysis) -> Answer:
         """Abstain or compose, from the model's probabilities."""
         suggestions = list(dict.fromkeys(" > ".join(h.passage.section[1:]) or h.passage.title for h in a.hits))[:3]
+        t = self.model.thresholds
         if not a.candidates:
             return self._abstain(a.question, a.res.query, suggestions, 0.0, {})
-        p_answer, cutoff = self.p_answer(a)
+        if a.reranked:
+            p_answer = float(self.model.answerable.proba(np.asarray([a.qrow]), QUESTION_FEATURES)[0])
+            cutoff = t.abstain_below
+        else:
+            p_answer = float(self.model.answerable_first.proba(np.asarray([a.qrow_first]), QUESTION_FEATURES)[0])
+            cutoff = t.abstain_below_first
         signals = {f: round(v, 4) for f, v in zip(QUESTION_FEATURES, a.qrow, strict=True)}
         signals["p_answer"] = round(p_answer, 4)
         if p_answer < cutoff:

@@ -118,18 +118,13 @@ FOLLOWUP_EVIDENCE = ["opens", "points_back", "elaborates", "no_subject", "topic_
 
 
 def followup_evidence(question: str, topic: str, topic_gain: float) -> dict[str, float]:
-    """The signals of ``is_followup`` as numbers, for the learned follow-up decision.
+    """The signals of ``is_followup`` as numbers (``FOLLOWUP_EVIDENCE``), kept for offline replays.
 
     ``topic_gain`` is how much closer the guide's best passage comes with the
     topic question than for the question alone (dense cosine, from the caller).
     """
-    return {
-        "opens": float(continues(question)),
-        "points_back": float(refers_back(question)),
-        "elaborates": float(elaborates(question, topic)),
-        "no_subject": float(not subject_words(question)),
-        "topic_gain": topic_gain,
-    }
+    values = [continues(question), refers_back(question), elaborates(question, topic), not subject_words(question)]
+    return dict(zip(FOLLOWUP_EVIDENCE, [*map(float, values), topic_gain], strict=True))
 
 
 def topic_of(history: list[Turn]) -> Turn:
