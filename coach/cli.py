@@ -143,6 +143,9 @@ def _print_answer(answer, as_json: bool) -> None:  # noqa: ANN001
         print(answer.model_dump_json(indent=2))
         return
     print(answer.text)
+    for s in answer.sentences:
+        if row := s.labelled_row():
+            print(f"  (row [{s.citation}]: {row})")
     for c in answer.citations:
         print(f"  [{c.marker}] {c.title} > {' > '.join(c.section[1:])} ({c.source}:{c.char_start}-{c.char_end})")
 

@@ -197,6 +197,16 @@ class AnswerSentence(BaseModel):
     columns: list[str] | None = None
     cells: list[str] | None = None
 
+    def labelled_row(self) -> str | None:
+        """A table row read with its column names ("Level: Junior ... · US Median: $47k USD"), else None.
+
+        The quote itself stays verbatim; a flattened row ("Junior Technician$47k USD$50k USD")
+        is hard to read without its columns.
+        """
+        if self.kind != "table_row" or not self.columns or not self.cells:
+            return None
+        return " · ".join(f"{c}: {v}" for c, v in zip(self.columns, self.cells, strict=False))
+
 
 class Answer(BaseModel):
     """The one answer shape every front end uses."""

@@ -322,3 +322,17 @@ def test_training_collects_both_readings_of_a_later_turn(real_coach, tmp_path):
     assert len(later.other.labels) == len(later.other.rows)
     assert not first.evidence and later.evidence["points_back"] == 1.0  # "it" points back
     assert [t.other for t in collect(gs, real_coach)] == [None, None]
+
+
+def test_terminal_answer_reads_a_table_row_with_its_column_names(capsys):
+    from coach.cli import _print_answer
+    from coach.records import Answer, AnswerSentence
+
+    row = AnswerSentence(
+        text="Junior Technician$47k USD$50k USD", citation=1, char_start=0, char_end=33, kind="table_row",
+        columns=["Level", "US Median", "US Average"], cells=["Junior Technician", "$47k USD", "$50k USD"],
+    )  # fmt: skip
+    _print_answer(Answer(question="q", query="q", abstained=False, text=f"{row.text} [1]", sentences=[row]), False)
+    out = capsys.readouterr().out
+    assert "Junior Technician$47k USD$50k USD [1]" in out  # the quote stays verbatim
+    assert "Level: Junior Technician · US Median: $47k USD · US Average: $50k USD" in out

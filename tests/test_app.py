@@ -55,6 +55,13 @@ def test_question_gets_a_cited_answer(app_env):
     assert any("Technical Skills" in e.label for e in at.expander)
 
 
+def test_a_quoted_table_row_is_read_with_its_column_names(app_env):
+    at = ask(chat(), "which level do I need to reach to make over 90k?")
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption).replace("\\", "")
+    assert "Level: " in captions and "US Median: $" in captions
+
+
 def test_abstention_offers_sections(app_env):
     at = ask(chat(), "what's the weather in Paris tomorrow?")
     assert "does not cover" in at.info[0].value

@@ -94,9 +94,8 @@ def render(message: dict, n: int) -> None:
         else:
             st.markdown(" ".join(f"{safe(s.text)} **[{s.citation}]**" for s in answer.sentences))
             for s in answer.sentences:
-                if s.kind == "table_row" and s.columns and s.cells:
-                    # The quote stays verbatim above; the row is read with its column names here.
-                    st.caption(" · ".join(f"{safe(c)}: {safe(v)}" for c, v in zip(s.columns, s.cells, strict=False)))
+                if row := s.labelled_row():  # the quote stays verbatim above; the row is read with its columns here
+                    st.caption(safe(row))
             if len(guides) > 1 and answer.guide and not state.guide:
                 st.caption(f"From the guide: {safe(guides.get(answer.guide, answer.guide))}")
             for c in answer.citations:
