@@ -8,7 +8,7 @@ Each guide's turns are ranked by rankers fitted without that guide (as
 question rows and predicts the held-out guide's. Printed per learner: the
 ROC AUC of in-scope against out-of-scope turns, and false abstention and
 out-of-scope abstention when each guide's cut is the one that keeps the other
-guides' false abstention within 0.04 (``coach.train.MAX_FALSE_ABSTENTION``).
+guides' false abstention within 0.04 (``coach.train.choose_abstain_cut``, as ``coach train``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def learners() -> dict[str, Learner]:
 def main() -> int:
     from sklearn.metrics import roc_auc_score
 
-    from coach.train import MAX_FALSE_ABSTENTION, _out_of_guide
+    from coach.model import Thresholds
+    from coach.train import _out_of_guide, choose_abstain_cut
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--turns", type=Path, required=True, help="a collection saved by followup_readings.py --save")
@@ -64,7 +65,7 @@ def main() -> int:
     warnings.filterwarnings("ignore", category=UserWarning)
     with open(args.turns, "rb") as f:
         turns = pickle.load(f)  # noqa: S301 (our own file)
-    ranked = _out_of_guide(turns, 8)
+    ranked = _out_of_guide(turns, Thresholds.model_fields["pool"].default)
     x = np.asarray([r.qrow for r in ranked])
     y = np.asarray([not r.turn.abstain for r in ranked])
     guide = np.asarray([r.turn.guide for r in ranked])
@@ -78,8 +79,7 @@ def main() -> int:
         fa, oos = [], []
         for g in sorted(set(guide)):
             held = guide == g
-            others = np.sort(p[~held & y])
-            cut = others[int(MAX_FALSE_ABSTENTION * len(others))]
+            cut = choose_abstain_cut([r for r, h in zip(ranked, held, strict=True) if not h], p[~held])
             fa += list(p[held & y] < cut)
             oos += list(p[held & ~y] < cut)
         print(f"{name:<38} {roc_auc_score(y, p):>6.3f} {np.mean(fa):>11.3f} {np.mean(oos):>10.3f}")
