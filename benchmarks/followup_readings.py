@@ -57,7 +57,7 @@ def replay(turns: list[TurnData]) -> dict[tuple, dict]:
     """Leave-one-guide-out: (guide, conv, turn) -> p(answerable), abstained, right, top ranker score,
     and where the first right unit stands (0 first; ``pool`` when the cross-encoder never reads it)."""
     from coach.features import QUESTION_FEATURES
-    from coach.train import compose_sim, fit_model, rank_turn
+    from coach.train import Rankers, compose_sim, fit_model, rank_turn
 
     out = {}
     for g in sorted({t.guide for t in turns}):
@@ -65,7 +65,7 @@ def replay(turns: list[TurnData]) -> dict[tuple, dict]:
         th = m.thresholds
         for t in (t for t in turns if t.guide == g):
             key = (t.guide, t.conv, t.turn)
-            r = rank_turn(t, m.first, m.ranker, th.pool)
+            r = rank_turn(t, Rankers(m.first, m.first_plain, m.ranker, m.plain_ranker), th.pool)
             if r is None:
                 out[key] = {"abst": True, "ok": t.abstain, "p": 0.0, "top": -99.0, "rank": th.pool, "pool": th.pool}
                 continue

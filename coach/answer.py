@@ -50,6 +50,7 @@ from coach.features import (
     unknown_words,
 )
 from coach.index import Index
+from coach.late import LateReader
 from coach.model import AnswerModel, load_model
 from coach.records import Answer, AnswerSentence, Citation, Hit, Unit
 from coach.rerank import CrossEncoder
@@ -137,10 +138,22 @@ class Coach:
         embedder: Embedder,
         reranker: CrossEncoder | None = None,
         model: AnswerModel | None = None,
+        late: LateReader | None = None,
     ) -> None:
+        """``late`` defaults to the late-interaction reader beside ``reranker``'s model.
+
+        The two read together: without either model (not installed, or
+        ``COACH_RERANKER=0``) the coach answers from the first stage alone
+        (``AnswerModel.first_plain``), as the answer model was fitted for.
+        """
         self.index = index
         self.embedder = embedder
-        self.reranker = reranker if reranker is not None and reranker.available else None
+        reranker = reranker if reranker is not None and reranker.available else None
+        if late is None and reranker is not None:
+            late = LateReader.beside(reranker.model_dir)
+        late = late if late is not None and late.available else None
+        self.reranker = reranker if late is not None else None
+        self.late = late if reranker is not None else None
         self.model = model or load_model()
 
     def ask(self, question: str, history: list[Turn] | None = None, guide: str | None = None) -> Answer:
@@ -259,11 +272,13 @@ class Coach:
 
         t0 = time.perf_counter()
         ctx_q = _QuestionContext(q, subject, res, focus, self.index, qvec, avec)
-        rows = self._rows(cands, ctx_q)
-        first = self.model.first.decision(rows, CANDIDATE_FEATURES)
+        late = self.late.score(res.query, [c.context for c in cands]) if self.late and cands else None
+        rows = self._rows(cands, ctx_q, late=late)
+        first = (self.model.first if self.late else self.model.first_plain).decision(rows, CANDIDATE_FEATURES)
         order = np.argsort(-first, kind="stable")
         cands = [cands[i] for i in order]
         rows, first = rows[order], first[order]
+        late = late[order] if late is not None else None
         gain = self._unknown_gain(cands, qvec, reduced)
         qnames = names(q)
         unknown_names = sum(not knows(n) for n in qnames) / len(qnames) if qnames else 0.0
@@ -277,19 +292,29 @@ class Coach:
         if reranked:
             if not full_pool:
                 cands = cands[: self.model.thresholds.pool]
+                late = late[: len(cands)] if late is not None else None
             logits = self.reranker.score(res.query, [c.context for c in cands])
             for c, lg in zip(cands, logits, strict=True):
                 c.logit = float(lg)
+            passages = None
+            if self.late is not None:
+                texts = [self._passage_text(c.passage) for c in cands]
+                passages = self.late.score(res.query, texts)
             # Training (``full_pool``) keeps every row; ``coach.train`` recomputes
             # the pool-relative columns over the pool its first-stage model keeps.
-            rows = self._rows(cands, ctx_q, logits)
+            rows = self._rows(cands, ctx_q, logits, late, passages)
             scores = self.model.ranker.decision(rows, CANDIDATE_FEATURES)
+            # The abstention reads the pool as ranked without the late columns (``PLAIN_RANKER``).
+            plain = self.model.plain_ranker.decision(rows, CANDIDATE_FEATURES)
+            by_plain = np.argsort(-plain, kind="stable")
+            qrow = question_row(scores=plain[by_plain], rows=rows[by_plain], **common)
             order = np.argsort(-scores, kind="stable")
             cands = [cands[i] for i in order]
             rows, scores = rows[order], scores[order]
         for c, s in zip(cands, scores, strict=True):
             c.score = float(s)
-        qrow = question_row(scores=scores, rows=rows, **common) if cands else []
+        if not reranked:
+            qrow = question_row(scores=scores, rows=rows, **common) if cands else []
         timings["rerank"] = (time.perf_counter() - t0) * 1000
         return Analysis(
             question=asked.asked, res=res, hits=hits, candidates=cands, rows=rows, scores=scores,
@@ -301,6 +326,8 @@ class Coach:
         cands: list[Candidate],
         qc: _QuestionContext,
         logits: np.ndarray | None = None,
+        late: np.ndarray | None = None,
+        late_passages: np.ndarray | None = None,
     ) -> np.ndarray:
         """Feature rows of ``cands``, the pool-relative columns computed over exactly these candidates."""
         if not cands:
@@ -319,12 +346,18 @@ class Coach:
                     after_question_sim=self._after_question(c, qc.qvec), dense=c.dense,
                     dense_alone=float(uvec @ qc.avec), bm25=c.lexical, passage_rank=c.passage_rank,
                     logit=float(logits[k]) if logits is not None else None,
+                    late=float(late[k]) if late is not None else 0.0,
+                    late_passage=float(late_passages[k]) if late_passages is not None else None,
                     qstems=qc.qstems, subject=qc.subject, qnames=qc.qnames, wanted=qc.wanted,
                     focus=self._focus(c, qc.focus, qc.focus_paths),
                     repeat=(passage.source, unit.char_start) in qc.repeated,
                 )
             )  # fmt: skip
         return pool_relative(np.asarray(out, dtype=np.float64), has_logits=logits is not None)
+
+    def _passage_text(self, position: int) -> str:
+        """A passage as the late-interaction reader reads it: its units' quotes in order."""
+        return " ".join(u.text for u in self.index.passages[position].units)
 
     def _after_question(self, c: Candidate, qvec: np.ndarray) -> float:
         """Cosine of the question with the guide's own question this unit answers (an FAQ line before it)."""

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from coach.errors import ModelError
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 DEFAULT_MODEL_FILE = Path(__file__).with_name("answer_model.json")
 
 
@@ -66,7 +66,11 @@ class Thresholds(BaseModel):
 class AnswerModel(BaseModel):
     version: int
     first: Linear
+    first_plain: Linear
+    """First stage of the path without the cross-encoder and late-interaction reader (``FIRST_PLAIN``)."""
     ranker: Linear
+    plain_ranker: Linear
+    """The ranker without the late-interaction columns: its order of the pool builds the abstention's question row."""
     answerable: Linear
     answerable_first: Linear
     """Abstention model for the no-cross-encoder path (question rows built from ``first``)."""
@@ -96,7 +100,12 @@ def load_model(path: str | None = None) -> AnswerModel:
         )
     from coach.features import CANDIDATE_FEATURES, QUESTION_FEATURES
 
-    stale = [f for m in (model.first, model.ranker) for f in m.features if f not in CANDIDATE_FEATURES]
+    stale = [
+        f
+        for m in (model.first, model.first_plain, model.ranker, model.plain_ranker)
+        for f in m.features
+        if f not in CANDIDATE_FEATURES
+    ]
     stale += [f for m in (model.answerable, model.answerable_first) for f in m.features if f not in QUESTION_FEATURES]
     if stale:
         raise ModelError(

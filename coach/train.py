@@ -25,6 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -34,7 +35,9 @@ from coach.evaluate import EvalTurn, GuideSet, _norm
 from coach.features import (
     CANDIDATE_FEATURES,
     EVIDENCE_SIGN,
+    FIRST_PLAIN,
     FIRST_STAGE,
+    PLAIN_RANKER,
     QUESTION_FEATURES,
     is_list_intro,
     pool_relative,
@@ -89,7 +92,9 @@ def bootstrap_model() -> AnswerModel:
     return AnswerModel(
         version=MODEL_VERSION,
         first=one("dense"),
+        first_plain=one("dense"),
         ranker=one("logit"),
+        plain_ranker=one("logit"),
         answerable=one("top_logit"),
         answerable_first=one("top_dense"),
         thresholds=Thresholds(abstain_below=0.0, abstain_below_first=0.0, extra_min=1.0),
@@ -189,19 +194,34 @@ def _pool_rows(t: TurnData, keep: np.ndarray) -> np.ndarray:
     return pool_relative(t.rows[keep].copy(), has_logits=t.reranked)
 
 
-def _fit_rankers(turns: list[TurnData], pool: int) -> tuple[Linear, Linear]:
-    """``first`` on every candidate; ``ranker`` on the pool ``first`` keeps, exactly as serving sees it."""
+class Rankers(NamedTuple):
+    """The four linear rankers of an answer model (see ``AnswerModel``)."""
+
+    first: Linear
+    first_plain: Linear
+    ranker: Linear
+    plain: Linear
+
+
+def _fit_rankers(turns: list[TurnData], pool: int) -> Rankers:
+    """``first`` and ``first_plain`` on every candidate; ``ranker`` and ``plain`` (``PLAIN_RANKER``
+    columns) on the pool ``first`` keeps, exactly as serving sees it."""
     useful = [t for t in turns if not t.abstain and t.labels.any()]
     x = np.vstack([t.rows for t in useful])
     y = np.concatenate([t.labels for t in useful])
     first = fit_linear(x, y, FIRST_STAGE, CANDIDATE_FEATURES)
+    first_plain = fit_linear(without_logits(x), y, FIRST_PLAIN, CANDIDATE_FEATURES)
     xs, ys = [], []
     for t in useful:
         _, keep = _kept(t, first, pool)
         if t.labels[keep].any():
             xs.append(_pool_rows(t, keep))
             ys.append(t.labels[keep])
-    return first, fit_linear(np.vstack(xs), np.concatenate(ys), CANDIDATE_FEATURES, CANDIDATE_FEATURES)
+    x, y = np.vstack(xs), np.concatenate(ys)
+    return Rankers(
+        first, first_plain, fit_linear(x, y, CANDIDATE_FEATURES, CANDIDATE_FEATURES),
+        fit_linear(x, y, PLAIN_RANKER, CANDIDATE_FEATURES),
+    )  # fmt: skip
 
 
 class Ranked(BaseModel):
@@ -220,20 +240,27 @@ class Ranked(BaseModel):
         return (not self.turn.abstain) and bool(self.turn.labels[int(self.order[0])])
 
 
-def rank_turn(t: TurnData, first: Linear, ranker: Linear, pool: int) -> Ranked | None:
+def rank_turn(t: TurnData, m: Rankers, pool: int) -> Ranked | None:
+    """``t`` as serving ranks it: ``first`` keeps the pool, ``ranker`` orders it, ``plain``'s order
+    builds ``qrow``; ``first_plain`` ranks it for the path without the cross-encoder (``qrow_first``)."""
     if not len(t.rows):
         return None
-    f, keep = _kept(t, first, pool)
+    first, ranker, plain = m.first, m.ranker, m.plain
+    _, keep = _kept(t, first, pool)
+    plain_rows = without_logits(t.rows)
+    f = m.first_plain.decision(plain_rows, CANDIDATE_FEATURES)
     forder = np.argsort(-f, kind="stable")
     common = dict(
         unknown=t.unknown, subject=t.subject, unknown_gain=t.gain, unknown_names=t.unknown_names,
         wanted=t.wanted, followup=t.followup,
     )  # fmt: skip
-    qfirst = question_row(scores=f[forder], rows=without_logits(t.rows[forder]), **common)
+    qfirst = question_row(scores=f[forder], rows=plain_rows[forder], **common)
     rows = _pool_rows(t, keep)
     s = ranker.decision(rows, CANDIDATE_FEATURES)
     by = np.argsort(-s, kind="stable")
-    return Ranked(turn=t, order=keep[by], scores=s[by], qrow=question_row(scores=s[by], rows=rows[by], **common),
+    ps = plain.decision(rows, CANDIDATE_FEATURES)
+    bp = np.argsort(-ps, kind="stable")
+    return Ranked(turn=t, order=keep[by], scores=s[by], qrow=question_row(scores=ps[bp], rows=rows[bp], **common),
                   qrow_first=qfirst)  # fmt: skip
 
 
@@ -243,8 +270,8 @@ def _out_of_guide(turns: list[TurnData], pool: int) -> list[Ranked]:
     out: list[Ranked] = []
     for g in guides:
         rest = [t for t in turns if t.guide != g] if len(guides) > 1 else turns
-        first, ranker = _fit_rankers(rest, pool)
-        out += [r for t in turns if t.guide == g and (r := rank_turn(t, first, ranker, pool)) is not None]
+        m = _fit_rankers(rest, pool)
+        out += [r for t in turns if t.guide == g and (r := rank_turn(t, m, pool)) is not None]
     return out
 
 
@@ -328,7 +355,7 @@ def fit_model(turns: list[TurnData], log: Log = lambda _: None) -> AnswerModel:
         )
     pool = Thresholds.model_fields["pool"].default
     max_words = Thresholds.model_fields["max_words"].default
-    first, ranker = _fit_rankers(turns, pool)
+    first, first_plain, ranker, plain = _fit_rankers(turns, pool)
     ranked = _out_of_guide(turns, pool)
     answerable = _fit_answerable(ranked, first_path=False)
     answerable_first = _fit_answerable(ranked, first_path=True)
@@ -344,7 +371,8 @@ def fit_model(turns: list[TurnData], log: Log = lambda _: None) -> AnswerModel:
     report = _offline_report(ranked, p, thresholds)
     log(f"fitted on {len(turns)} turns of {len({t.guide for t in turns})} guides: {report}")
     return AnswerModel(
-        version=MODEL_VERSION, first=first, ranker=ranker, answerable=answerable,
+        version=MODEL_VERSION, first=first, first_plain=first_plain, ranker=ranker, plain_ranker=plain,
+        answerable=answerable,
         answerable_first=answerable_first, thresholds=thresholds, trained_on=[], report=report,
     )  # fmt: skip
 

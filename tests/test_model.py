@@ -47,7 +47,7 @@ def _row(text: str, question_subject: list[str], logit: float | None = None, den
     return candidate_row(
         unit_text=text, context=f"Guide > Pay: {text}", kind="sentence", unit_pos=1, heading="Pay",
         heading_sim=0.3, after_question_sim=0.0, dense=dense, dense_alone=dense, bm25=0.5, passage_rank=0,
-        logit=logit, qstems=set(), subject=subject_weights(question_subject), qnames=[],
+        logit=logit, late=0.0, late_passage=None, qstems=set(), subject=subject_weights(question_subject), qnames=[],
         wanted=["amount"], focus=0.0, repeat=False,
     )  # fmt: skip
 
@@ -99,6 +99,11 @@ def test_fitting_learns_the_signal_and_abstains_on_held_out_oos():
     turns = [_turn(g, rng, abstain=(k % 5 == 0)) for g in "abcd" for k in range(40)]
     model = fit_model(turns)
     assert model.ranker.coef[model.ranker.features.index("logit")] > 0
+    # Late-interaction scores choose the answer; the abstention reads the pool ranked without them.
+    assert "late" in model.ranker.features and "late_passage" in model.ranker.features
+    assert not any(f.startswith("late") for f in model.plain_ranker.features)
+    assert "late" in model.first.features and "late_passage" not in model.first.features
+    assert not any(f.startswith(("late", "logit")) for f in model.first_plain.features)
     assert model.report["false_abstention"] <= 0.05
     assert model.report["oos_abstention"] >= 0.9 and model.report["top1_right"] >= 0.95
 

