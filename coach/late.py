@@ -25,20 +25,20 @@ from pathlib import Path
 
 import numpy as np
 
-from coach.errors import ModelError
+from coach.rerank import OnnxModel
 
 QUERY_TOKENS = 32
 DOC_TOKENS = 180
 
 
-class LateReader:
-    """Lazy ONNX late-interaction scorer; ``available`` is False when the model files are missing."""
+class LateReader(OnnxModel):
+    """Lazy ONNX late-interaction scorer."""
+
+    label = "late-interaction model"
 
     def __init__(self, model_dir: str | Path, threads: int = 2, max_tokens: int = 400_000) -> None:
-        self.model_dir = Path(model_dir) if model_dir else None
-        self.threads = threads
+        super().__init__(model_dir, threads)
         self.max_tokens = max_tokens
-        self._session = None
         self._tok = None
         self._docs: OrderedDict[str, np.ndarray] = OrderedDict()
         self._tokens = 0
@@ -51,31 +51,11 @@ class LateReader:
         (every coach of the process, one per guide or per index build, shares its session and texts)."""
         return _shared(str(Path(reranker_dir).parent / "colbert") if reranker_dir else "")
 
-    @property
-    def available(self) -> bool:
-        return bool(self.model_dir) and (self.model_dir / "model.onnx").is_file()
-
     def _load(self) -> None:
-        if self._session is not None:
+        if not self._open():
             return
-        if not self.available:
-            raise ModelError(
-                f"The late-interaction model was not found in {self.model_dir}.",
-                "Install the requirements (make install) or set COACH_RERANKER=0.",
-            )
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        # Its threads would keep spinning after a question is read and slow the
-        # cross-encoder that runs next (dev questions, warm: p50 161 ms spinning, 145 ms not).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            str(self.model_dir / "model.onnx"), opts, providers=["CPUExecutionProvider"]
-        )
         tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         tok.no_padding()
         tok.no_truncation()

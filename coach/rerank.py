@@ -18,40 +18,59 @@ from coach.errors import ModelError
 MAX_TOKENS = 256
 
 
-class CrossEncoder:
-    """Lazy ONNX cross-encoder; ``available`` is False when the model files are missing."""
+class OnnxModel:
+    """A lazily opened onnxruntime CPU session on ``model_dir/model.onnx``; ``available`` is False
+    when the model files are missing. Shared by the cross-encoder and the late reader."""
 
-    def __init__(self, model_dir: str, threads: int = 2) -> None:
+    label = "model"
+
+    def __init__(self, model_dir: str | Path, threads: int = 2) -> None:
         self.model_dir = Path(model_dir) if model_dir else None
         self.threads = threads
         self._session = None
-        self._tokenizer = None
 
     @property
     def available(self) -> bool:
         return bool(self.model_dir) and (self.model_dir / "model.onnx").is_file()
 
-    def _load(self) -> None:
+    def _open(self) -> bool:
+        """Open the session; False when it was open already."""
         if self._session is not None:
-            return
+            return False
         if not self.available:
             raise ModelError(
-                f"The reranker model was not found in {self.model_dir}.",
+                f"The {self.label} was not found in {self.model_dir}.",
                 "Install the requirements (make install) or set COACH_RERANKER=0.",
             )
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        # No spinning threads between questions: they compete with the late-interaction
-        # reader and the embedder on a 2-core machine (p50 145 -> 140 ms on the dev questions).
+        # No spinning threads after a run: on a 2-core machine they slow the model that runs
+        # next (dev questions on the seed guide, warm: p50 161 ms spinning, 140 ms not).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(self.model_dir / "model.onnx"), opts, providers=["CPUExecutionProvider"]
         )
+        return True
+
+
+class CrossEncoder(OnnxModel):
+    """Lazy ONNX cross-encoder."""
+
+    label = "reranker model"
+
+    def __init__(self, model_dir: str, threads: int = 2) -> None:
+        super().__init__(model_dir, threads)
+        self._tokenizer = None
+
+    def _load(self) -> None:
+        if not self._open():
+            return
+        from tokenizers import Tokenizer
+
         tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         tok.enable_truncation(max_length=MAX_TOKENS)
         tok.enable_padding()
