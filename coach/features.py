@@ -303,8 +303,8 @@ def pool_relative(rows: np.ndarray, has_logits: bool) -> np.ndarray:
     return rows
 
 
-def without_logits(rows: np.ndarray) -> np.ndarray:
-    """A copy of ``rows`` as the path without a cross-encoder sees them (every ``logit*`` and ``late*`` column 0)."""
+def without_readers(rows: np.ndarray) -> np.ndarray:
+    """A copy of ``rows`` as the path without the cross-encoder and late reader sees them (``logit*``, ``late*`` 0)."""
     out = rows.copy()
     for k, f in enumerate(CANDIDATE_FEATURES):
         if f.startswith(("logit", "late")):

@@ -42,7 +42,7 @@ from coach.features import (
     is_list_intro,
     pool_relative,
     question_row,
-    without_logits,
+    without_readers,
 )
 from coach.model import MODEL_VERSION, AnswerModel, Linear, Thresholds
 
@@ -210,7 +210,7 @@ def _fit_rankers(turns: list[TurnData], pool: int) -> Rankers:
     x = np.vstack([t.rows for t in useful])
     y = np.concatenate([t.labels for t in useful])
     first = fit_linear(x, y, FIRST_STAGE, CANDIDATE_FEATURES)
-    first_plain = fit_linear(without_logits(x), y, FIRST_PLAIN, CANDIDATE_FEATURES)
+    first_plain = fit_linear(without_readers(x), y, FIRST_PLAIN, CANDIDATE_FEATURES)
     xs, ys = [], []
     for t in useful:
         _, keep = _kept(t, first, pool)
@@ -247,7 +247,7 @@ def rank_turn(t: TurnData, m: Rankers, pool: int) -> Ranked | None:
         return None
     first, ranker, plain = m.first, m.ranker, m.plain
     _, keep = _kept(t, first, pool)
-    plain_rows = without_logits(t.rows)
+    plain_rows = without_readers(t.rows)
     f = m.first_plain.decision(plain_rows, CANDIDATE_FEATURES)
     forder = np.argsort(-f, kind="stable")
     common = dict(

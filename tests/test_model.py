@@ -16,7 +16,7 @@ from coach.features import (
     names,
     pool_relative,
     subject_weights,
-    without_logits,
+    without_readers,
 )
 from coach.model import AnswerModel, Linear, load_model
 from coach.train import TurnData, choose_abstain_cut, fit_model, write_model
@@ -43,11 +43,15 @@ def test_what_a_question_asks_for():
     assert names("what's the salary for a ux designer in the US?") == ["us"]  # an acronym, not the pronoun
 
 
-def _row(text: str, question_subject: list[str], logit: float | None = None, dense: float = 0.5) -> list[float]:
+def _row(
+    text: str, question_subject: list[str], logit: float | None = None, dense: float = 0.5, late: float = 0.0,
+    late_passage: float | None = None,
+) -> list[float]:  # fmt: skip
     return candidate_row(
         unit_text=text, context=f"Guide > Pay: {text}", kind="sentence", unit_pos=1, heading="Pay",
         heading_sim=0.3, after_question_sim=0.0, dense=dense, dense_alone=dense, bm25=0.5, passage_rank=0,
-        logit=logit, late=0.0, late_passage=None, qstems=set(), subject=subject_weights(question_subject), qnames=[],
+        logit=logit, late=late, late_passage=late_passage, qstems=set(), subject=subject_weights(question_subject),
+        qnames=[],
         wanted=["amount"], focus=0.0, repeat=False,
     )  # fmt: skip
 
@@ -62,16 +66,22 @@ def test_a_unit_that_misses_the_questions_subject_says_so():
 
 def test_pool_columns_compare_with_the_pool_being_ranked():
     col = CANDIDATE_FEATURES.index
-    rows = np.asarray([_row("A $1.", [], logit=2.0, dense=0.6), _row("B $2.", [], logit=-1.0, dense=0.4)])
+    rows = np.asarray([
+        _row("A $1.", [], logit=2.0, dense=0.6, late=0.5, late_passage=0.7),
+        _row("B $2.", [], logit=-1.0, dense=0.4, late=0.75, late_passage=0.5),
+    ])  # fmt: skip
     pool_relative(rows, has_logits=True)
     assert rows[:, col("logit_gap")].tolist() == [0.0, -3.0] and rows[:, col("logit_top")].tolist() == [1.0, 0.0]
     assert rows[1, col("dense_gap")] == pytest.approx(-0.2)
+    assert rows[:, col("late_gap")].tolist() == [-0.25, 0.0]
+    assert rows[:, col("late_passage_gap")].tolist() == pytest.approx([0.0, -0.2])
     # Only the second candidate kept: it is now the best of its pool.
     kept = pool_relative(rows[1:].copy(), has_logits=True)
     assert kept[0, col("logit_gap")] == 0.0 and kept[0, col("dense_gap")] == 0.0
-    # The path without a cross-encoder sees no logit at all.
-    bare = without_logits(rows)
-    assert not bare[:, [col(f) for f in CANDIDATE_FEATURES if f.startswith("logit")]].any()
+    assert kept[0, col("late_passage_gap")] == 0.0
+    # The path without the cross-encoder and late reader sees neither's scores.
+    bare = without_readers(rows)
+    assert not bare[:, [col(f) for f in CANDIDATE_FEATURES if f.startswith(("logit", "late"))]].any()
 
 
 def _turn(guide: str, rng: np.random.Generator, abstain: bool) -> TurnData:
