@@ -18,6 +18,7 @@ from coach.answer import Coach
 from coach.embed import SentenceTransformerEmbedder
 from coach.errors import CoachError, CorruptIndexError, IndexMissingError, StaleIndexError
 from coach.index import Index, build_index, load_index, read_manifest, stale_reasons
+from coach.late import LateReader
 from coach.rerank import CrossEncoder
 from coach.settings import Settings
 
@@ -75,6 +76,9 @@ def open_models(settings: Settings) -> tuple[SentenceTransformerEmbedder, CrossE
     reranker = CrossEncoder(settings.reranker_dir) if settings.use_reranker else None
     if reranker is not None and reranker.available:
         reranker.warm_up()
+        late = LateReader.beside(reranker.model_dir)  # the one every Coach of this process reads with
+        if late.available:
+            late.query("warm up")
     embedder.encode(["warm up"])
     return embedder, reranker
 
