@@ -38,7 +38,7 @@ def test_late_reader_memory_stays_within_its_budget_over_a_long_session(reader: 
     assert small._tokens <= 60 or len(small._docs) <= 3
     # A text read before and dropped since is read again, to the same score.
     again = small.score("What do they do?", texts[:1])
-    assert again[0] == pytest.approx(reader.score("What do they do?", texts[:1])[0], abs=1e-3)
+    assert again[0] == reader.score("What do they do?", texts[:1])[0]
 
 
 def test_a_missing_late_model_is_one_clear_error(tmp_path: Path) -> None:
@@ -51,7 +51,8 @@ def test_a_missing_late_model_is_one_clear_error(tmp_path: Path) -> None:
 
 def test_without_the_late_model_the_coach_still_answers(real_coach, tmp_path: Path) -> None:  # noqa: ANN001
     coach = Coach(real_coach.index, real_coach.embedder, real_coach.reranker, late=LateReader(tmp_path / "none"))
-    assert coach.late is None
+    # One reader without the other: the path the answer model fitted for neither (``first_plain``).
+    assert coach.late is None and coach.reranker is None
     answer = coach.ask("What skills do I need?")
     assert not answer.abstained and answer.sentences
 
@@ -63,3 +64,15 @@ def test_a_text_reads_the_same_whatever_was_read_with_it(reader: LateReader) -> 
     busy.score("What do they do?", [NETWORK, f"{NETWORK} {NETWORK} {NETWORK}"])
     together = busy.score("What does this job pay?", [NETWORK, PAY, "Salary"])[1]
     assert together == alone
+
+
+def test_the_coach_reads_every_candidate_with_the_late_reader(real_coach) -> None:  # noqa: ANN001
+    from coach.features import CANDIDATE_FEATURES
+
+    assert real_coach.late is not None and real_coach.reranker is not None
+    a = real_coach.analyze("What does this job pay?", [])
+    late, passage = CANDIDATE_FEATURES.index("late"), CANDIDATE_FEATURES.index("late_passage")
+    assert a.reranked and (a.rows[:, late] > 0).all() and (a.rows[:, passage] > 0).all()
+    # The unit the ranker puts first is scored by the reader as its own text, as the model was fitted.
+    best = a.candidates[0]
+    assert a.rows[0, late] == real_coach.late.score(a.res.query, [best.context])[0]
