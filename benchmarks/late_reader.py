@@ -92,13 +92,13 @@ def main() -> int:
     print(f"{'variant':<16} {'first':>6} {'later':>6} {'oos':>5} {'f.abst':>6} {'reach':>6} {'top1':>6} {'AUC':>6}")
     print(summary("shipped", turns, replay(turns)), flush=True)
 
+    assert train.PLAIN_RANKER is PLAIN_RANKER  # coach.train fits ``plain`` on this very list
     plain = list(PLAIN_RANKER)
-    PLAIN_RANKER[:] = CANDIDATE_FEATURES  # coach.train fits ``plain`` on this very list
+    PLAIN_RANKER[:] = CANDIDATE_FEATURES
     try:
         print(summary("late abstention", turns, replay(turns)), flush=True)
     finally:
         PLAIN_RANKER[:] = plain
-    assert train.PLAIN_RANKER is PLAIN_RANKER
 
     late = [k for k, f in enumerate(CANDIDATE_FEATURES) if f.startswith("late")]
     zeroed = []
