@@ -117,7 +117,7 @@ PLAIN_RANKER = [f for f in CANDIDATE_FEATURES if not f.startswith("late")]
 """Columns of the ranker whose scores feed the abstention model: all but the
 late-interaction ones. Ranked with them, an out-of-scope question's best unit
 looks more relevant than it is (leave-one-guide-out over 980 turns, AUC of
-P(answerable) 0.911 without against 0.905 with), so they choose the answer
+P(answerable) 0.910 without against 0.905 with, ``benchmarks/late_reader.py``), so they choose the answer
 and leave the abstention to the evidence it was calibrated on."""
 
 QUESTION_FEATURES = [
