@@ -33,6 +33,7 @@ from coach.conversation import (
     followup_evidence,
     is_followup,
     resolve,
+    subject_spans,
     subject_words,
     topic_of,
 )
@@ -272,19 +273,20 @@ class Coach:
 
         t0 = time.perf_counter()
         ctx_q = _QuestionContext(q, subject, res, focus, self.index, qvec, avec)
-        late = self.late.score(res.query, [c.context for c in cands]) if self.late and cands else None
-        rows = self._rows(cands, ctx_q, late=late)
+        late, cover, pool_cover = self._read_late(res.query, cands)
+        rows = self._rows(cands, ctx_q, late=late, cover=cover)
         first = (self.model.first if self.late else self.model.first_plain).decision(rows, CANDIDATE_FEATURES)
         order = np.argsort(-first, kind="stable")
         cands = [cands[i] for i in order]
         rows, first = rows[order], first[order]
         late = late[order] if late is not None else None
+        cover = cover[order] if cover is not None else None
         gain = self._unknown_gain(cands, qvec, reduced)
         qnames = names(q)
         unknown_names = sum(not knows(n) for n in qnames) / len(qnames) if qnames else 0.0
         common = dict(
             unknown=unknown, subject=subject, unknown_gain=gain, unknown_names=unknown_names,
-            wanted=ctx_q.wanted, followup=followup,
+            wanted=ctx_q.wanted, followup=followup, cover=pool_cover,
         )  # fmt: skip
         qrow_first = question_row(scores=first, rows=rows, **common) if cands else []
         scores = first
@@ -293,6 +295,7 @@ class Coach:
             if not full_pool:
                 cands = cands[: self.model.thresholds.pool]
                 late = late[: len(cands)] if late is not None else None
+                cover = cover[: len(cands)] if cover is not None else None
             logits = self.reranker.score(res.query, [c.context for c in cands])
             for c, lg in zip(cands, logits, strict=True):
                 c.logit = float(lg)
@@ -302,7 +305,7 @@ class Coach:
                 passages = self.late.score(res.query, texts)
             # Training (``full_pool``) keeps every row; ``coach.train`` recomputes
             # the pool-relative columns over the pool its first-stage model keeps.
-            rows = self._rows(cands, ctx_q, logits, late, passages)
+            rows = self._rows(cands, ctx_q, logits, late, passages, cover)
             scores = self.model.ranker.decision(rows, CANDIDATE_FEATURES)
             # The abstention reads the pool as ranked without the late columns (``PLAIN_RANKER``).
             plain = self.model.plain_ranker.decision(rows, CANDIDATE_FEATURES)
@@ -328,6 +331,7 @@ class Coach:
         logits: np.ndarray | None = None,
         late: np.ndarray | None = None,
         late_passages: np.ndarray | None = None,
+        cover: np.ndarray | None = None,
     ) -> np.ndarray:
         """Feature rows of ``cands``, the pool-relative columns computed over exactly these candidates."""
         if not cands:
@@ -348,12 +352,24 @@ class Coach:
                     logit=float(logits[k]) if logits is not None else None,
                     late=float(late[k]) if late is not None else 0.0,
                     late_passage=float(late_passages[k]) if late_passages is not None else None,
+                    late_cover=float(cover[k]) if cover is not None else 0.0,
                     qstems=qc.qstems, subject=qc.subject, qnames=qc.qnames, wanted=qc.wanted,
                     focus=self._focus(c, qc.focus, qc.focus_paths),
                     repeat=(passage.source, unit.char_start) in qc.repeated,
                 )
             )  # fmt: skip
         return pool_relative(np.asarray(out, dtype=np.float64), has_logits=logits is not None)
+
+    def _read_late(self, query: str, cands: list[Candidate]) -> tuple[np.ndarray | None, np.ndarray | None, float]:
+        """The late reader's score of each candidate, each candidate's cover of the query's
+        worst-covered subject word, and that word's best cover by any candidate (covers are 1
+        when the query has no subject word; (None, None, 0) without the reader)."""
+        if self.late is None or not cands:
+            return None, None, 0.0
+        late, by_word = self.late.read(query, [c.context for c in cands], subject_spans(query))
+        if not by_word.shape[1]:
+            return late, np.ones(len(cands)), 1.0
+        return late, by_word.min(axis=1), float(by_word.max(axis=0).min())
 
     def _passage_text(self, position: int) -> str:
         """A passage as the late-interaction reader reads it: its units' quotes in order."""

@@ -68,7 +68,17 @@ class Resolution(BaseModel):
 
 def subject_words(question: str) -> list[str]:
     """Content words that could name a topic on their own."""
-    return [w for w in lexical.words(question) if w not in lexical.STOPWORDS and w not in GENERIC]
+    return [lexical.words(question[a:b])[0] for a, b in subject_spans(question)]
+
+
+def subject_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of ``subject_words`` in ``text`` (every occurrence)."""
+    out = []
+    for m in lexical.WORD_RE.finditer(text):
+        w = lexical.words(m.group())[0]
+        if w not in lexical.STOPWORDS and w not in GENERIC:
+            out.append((m.start(), m.end()))
+    return out
 
 
 def continues(question: str) -> bool:

@@ -61,6 +61,7 @@ CANDIDATE_FEATURES = [
     "late_gap",
     "late_passage",
     "late_passage_gap",
+    "late_cover",
     "dense",
     "dense_gap",
     "dense_alone",
@@ -99,6 +100,8 @@ gained nothing out of guide and doubled its cost.) ``*_gap`` and
 ``late`` is the late-interaction score of the unit as the cross-encoder reads
 it (``coach.late``), known for every candidate; ``late_passage`` the same for
 the unit's whole passage, read for the pool only (0 without a cross-encoder).
+``late_cover`` is how well the unit speaks of the question's worst-covered
+subject word (``coach.late.LateReader.read``; 1 when the question has none).
 """
 
 
@@ -138,6 +141,9 @@ QUESTION_FEATURES = [
     "top3_subject_missing",
     "top3_rare_missing",
     "fit_but_subject_missing",
+    "top_cover",
+    "top3_cover",
+    "pool_cover",
     "followup",
 ]
 """Columns of the question row (abstention model)."""
@@ -147,6 +153,7 @@ EVIDENCE_SIGN = {
     "top_type_missing": -1, "unknown_share": -1, "unknown_rarity": -1, "unknown_gain": -1, "unknown_names": -1,
     "top_subject_missing": -1, "top_rare_missing": -1, "top_names_missing": -1, "top3_subject_missing": -1,
     "top3_rare_missing": -1, "fit_but_subject_missing": -1,
+    "top_cover": 1, "top3_cover": 1, "pool_cover": 1,
 }  # fmt: skip
 """Which way each piece of evidence can move P(the guide answers): a better match
 only up, a missing word only down. ``coach train`` drops a feature the fit
@@ -226,6 +233,7 @@ def candidate_row(
     logit: float | None,
     late: float,
     late_passage: float | None,
+    late_cover: float,
     qstems: set[str],
     subject: dict[str, float],
     qnames: list[str],
@@ -250,6 +258,7 @@ def candidate_row(
         "late_gap": 0.0,
         "late_passage": late_passage or 0.0,
         "late_passage_gap": 0.0,
+        "late_cover": late_cover,
         "dense": dense,
         "dense_gap": 0.0,
         "dense_alone": dense_alone,
@@ -331,8 +340,12 @@ def question_row(
     unknown_names: float,
     wanted: list[str],
     followup: bool,
+    cover: float,
 ) -> list[float]:
-    """One row in ``QUESTION_FEATURES`` order; ``scores`` and ``rows`` are sorted best first."""
+    """One row in ``QUESTION_FEATURES`` order; ``scores`` and ``rows`` are sorted best first.
+
+    ``cover`` is the best cover any candidate gives the question's worst-covered
+    subject word (0 on the path without the late reader)."""
     col = {f: k for k, f in enumerate(CANDIDATE_FEATURES)}
     top = rows[0]
     missing = sum(top[col[f"{k}_missing"]] for k in ASKS)
@@ -358,6 +371,11 @@ def question_row(
         # The right kind of value about something else ("how much do pharmacists
         # make?" answered with pharmacy technicians' pay).
         "fit_but_subject_missing": fit * (1.0 - float(top[col["subject_in_unit"]])) if subject else 0.0,
+        # The late reader's word by word reading: the question's worst-covered subject word in the
+        # best unit, in the best three, and anywhere among the candidates (``coach.late.LateReader.read``).
+        "top_cover": float(top[col["late_cover"]]),
+        "top3_cover": float(rows[:3, col["late_cover"]].max()),
+        "pool_cover": cover,
         "followup": float(followup),
     }
     return [row[f] for f in QUESTION_FEATURES]

@@ -115,18 +115,45 @@ class LateReader(OnnxModel):
             _, dropped = self._docs.popitem(last=False)
             self._tokens -= len(dropped)
 
-    def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
-        """One score per text in input order: mean best cosine of the question's vectors, in [-1, 1]."""
+    def _word_positions(self, question: str, spans: Sequence[tuple[int, int]]) -> list[list[int]]:
+        """The query positions of each word at ``spans`` (character offsets in ``question``); a word
+        past the query's length has none and is left out."""
+        offsets = self._tok.encode(question, add_special_tokens=False).offsets[: QUERY_TOKENS - 3]
+        groups = [[k + 2 for k, (s, e) in enumerate(offsets) if s < end and e > start] for start, end in spans]
+        return [g for g in groups if g]
+
+    def read(
+        self, question: str, texts: Sequence[str], spans: Sequence[tuple[int, int]] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each text's score (``score``) and how well it speaks of each word of the question at
+        ``spans`` (character offsets in ``question``), shapes (texts,) and (texts, words).
+
+        A word is covered by a text as the mean over its query tokens of their
+        best cosine with the text's tokens: "how much do copywriters make in
+        the UK?" finds "copywriters" in a pay sentence, and "UK" nowhere unless
+        the text speaks of it. A word past the query's length is left out.
+        """
         if not texts:
-            return np.zeros(0, dtype=np.float64)
+            return np.zeros(0, dtype=np.float64), np.zeros((0, 0), dtype=np.float64)
         with self._lock:
             q = self.query(question)
+            groups = self._word_positions(question, spans) if spans else []
             self._encode(texts)
             docs = [self._docs[t] for t in texts]
-        out = np.empty(len(texts), dtype=np.float64)
+        scores = np.empty(len(texts), dtype=np.float64)
+        cover = np.empty((len(texts), len(groups)), dtype=np.float64)
+        flat = [p for g in groups for p in g]
+        bounds = np.cumsum([0, *(len(g) for g in groups)])
         for k, doc in enumerate(docs):
-            out[k] = float((q @ doc.astype(np.float32).T).max(axis=1).sum()) / QUERY_TOKENS
-        return out
+            best = (q @ doc.astype(np.float32).T).max(axis=1)
+            scores[k] = float(best.sum()) / QUERY_TOKENS
+            words = best[flat]
+            cover[k] = [words[a:b].mean() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        return scores, cover
+
+    def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        """One score per text in input order: mean best cosine of the question's vectors, in [-1, 1]."""
+        return self.read(question, texts)[0]
 
 
 @lru_cache(maxsize=4)

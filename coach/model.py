@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from coach.errors import ModelError
 
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 DEFAULT_MODEL_FILE = Path(__file__).with_name("answer_model.json")
 
 

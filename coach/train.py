@@ -72,6 +72,8 @@ class TurnData(BaseModel):
     subject: list[str]
     gain: float
     unknown_names: float
+    cover: float = 0.0
+    """The question's worst-covered subject word's best cover by any candidate (``pool_cover``)."""
     wanted: list[str]
     followup: bool
     reranked: bool
@@ -120,6 +122,7 @@ def turn_data(guide: str, conv: str, k: int, turn: EvalTurn, q: str, a: Analysis
         unknown=unknown_words(subject, coach.index.knows), subject=subject,
         gain=a.qrow[QUESTION_FEATURES.index("unknown_gain")] if a.qrow else 0.0,
         unknown_names=a.qrow[QUESTION_FEATURES.index("unknown_names")] if a.qrow else 0.0,
+        cover=a.qrow[QUESTION_FEATURES.index("pool_cover")] if a.qrow else 0.0,
         wanted=asked_types(a.res.query if a.res.followup else q), followup=a.res.followup,
         reranked=a.reranked, evidence=a.evidence, query=a.res.query,
     )  # fmt: skip
@@ -254,13 +257,13 @@ def rank_turn(t: TurnData, m: Rankers, pool: int) -> Ranked | None:
         unknown=t.unknown, subject=t.subject, unknown_gain=t.gain, unknown_names=t.unknown_names,
         wanted=t.wanted, followup=t.followup,
     )  # fmt: skip
-    qfirst = question_row(scores=f[forder], rows=plain_rows[forder], **common)
+    qfirst = question_row(scores=f[forder], rows=plain_rows[forder], **common, cover=0.0)
     rows = _pool_rows(t, keep)
     s = ranker.decision(rows, CANDIDATE_FEATURES)
     by = np.argsort(-s, kind="stable")
     ps = plain.decision(rows, CANDIDATE_FEATURES)
     bp = np.argsort(-ps, kind="stable")
-    return Ranked(turn=t, order=keep[by], scores=s[by], qrow=question_row(scores=ps[bp], rows=rows[bp], **common),
+    return Ranked(turn=t, order=keep[by], scores=s[by], qrow=question_row(scores=ps[bp], rows=rows[bp], **common, cover=t.cover),
                   qrow_first=qfirst)  # fmt: skip
 
 

@@ -76,3 +76,33 @@ def test_the_coach_reads_every_candidate_with_the_late_reader(real_coach) -> Non
     # The unit the ranker puts first is scored by the reader as its own text, as the model was fitted.
     best = a.candidates[0]
     assert a.rows[0, late] == real_coach.late.score(a.res.query, [best.context])[0]
+
+
+def test_late_reader_sees_which_word_of_the_question_a_text_leaves_out(reader: LateReader) -> None:
+    from coach.conversation import subject_spans
+
+    question = "What do health information technologists earn in Australia?"
+    spans = subject_spans(question)
+    words = [question[a:b].lower() for a, b in spans]
+    assert words == ["health", "information", "technologists", "earn", "australia"]
+    elsewhere = "In Australia, health information technologists earn about A$75,000 a year."
+    scores, by_word = reader.read(question, [PAY, elsewhere], spans)
+    assert list(scores) == list(reader.score(question, [PAY, elsewhere]))
+    assert by_word.shape == (2, 5)
+    # The US pay sentence speaks of the occupation as well as the other, and far less of Australia.
+    australia = words.index("australia")
+    assert by_word[0, australia] < by_word[1, australia] - 0.2
+    assert by_word[0, australia] == by_word[0].min()
+    assert by_word[0, words.index("technologists")] > 0.8
+
+
+def test_the_coach_weighs_a_question_word_no_candidate_speaks_of(real_coach) -> None:  # noqa: ANN001
+    from coach.features import CANDIDATE_FEATURES, QUESTION_FEATURES
+
+    cover = CANDIDATE_FEATURES.index("late_cover")
+    pool_cover = QUESTION_FEATURES.index("pool_cover")
+    here = real_coach.analyze("What do health information technicians earn?", [])
+    abroad = real_coach.analyze("What do health information technicians earn in Norway?", [])
+    assert 0.0 < abroad.rows[0, cover] <= 1.0 and (here.rows[:, cover] > 0).all()
+    # The seed guide never speaks of Norway: the question's worst word stays poorly covered.
+    assert abroad.qrow[pool_cover] < here.qrow[pool_cover] - 0.1

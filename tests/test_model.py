@@ -50,7 +50,7 @@ def _row(
     return candidate_row(
         unit_text=text, context=f"Guide > Pay: {text}", kind="sentence", unit_pos=1, heading="Pay",
         heading_sim=0.3, after_question_sim=0.0, dense=dense, dense_alone=dense, bm25=0.5, passage_rank=0,
-        logit=logit, late=late, late_passage=late_passage, qstems=set(), subject=subject_weights(question_subject),
+        logit=logit, late=late, late_passage=late_passage, late_cover=1.0, qstems=set(), subject=subject_weights(question_subject),
         qnames=[],
         wanted=["amount"], focus=0.0, repeat=False,
     )  # fmt: skip
