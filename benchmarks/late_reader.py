@@ -1,16 +1,18 @@
 """What the late-interaction reader (coach/late.py) adds, and why the abstention does without it (issue 8).
 
     .venv/bin/python benchmarks/late_reader.py --save T.pkl   # collect as coach train does (~17 min), then replay
-    .venv/bin/python benchmarks/late_reader.py --turns T.pkl  # replay a collection saved before (~6 min)
+    .venv/bin/python benchmarks/late_reader.py --turns T.pkl  # replay a collection saved before (~3 min a variant)
 
 Every labelled turn of ``eval/sets.json`` is collected as ``coach train`` does
 (bootstrap model, the cross-encoder and the late reader reading every
 candidate), then replayed leave-one-guide-out (each guide ranked and cut by
-``coach.train.fit_model`` fitted without it) three ways:
+``coach.train.fit_model`` fitted without it) four ways:
 
 - shipped: the late columns rank, the abstention reads the pool as ranked
   without them (``PLAIN_RANKER``);
 - late abstention: the abstention reads the pool as the full ranker orders it;
+- no word cover: ``late_cover`` and the question's ``pool_cover`` are 0 (the
+  model before the reader read the question word by word);
 - no late reader: the late columns are 0 everywhere (the model before it).
 
 It prints, per variant: first-turn and later-turn in-scope hit, out-of-scope
@@ -100,12 +102,20 @@ def main() -> int:
     finally:
         PLAIN_RANKER[:] = plain
 
+    cover = CANDIDATE_FEATURES.index("late_cover")
+    uncovered = []
+    for t in turns:
+        rows = t.rows.copy()
+        rows[:, cover] = 0.0
+        uncovered.append(t.model_copy(update={"rows": rows, "cover": 0.0}))
+    print(summary("no word cover", uncovered, replay(uncovered)), flush=True)
+
     late = [k for k, f in enumerate(CANDIDATE_FEATURES) if f.startswith("late")]
     zeroed = []
     for t in turns:
         rows = t.rows.copy()
         rows[:, late] = 0.0
-        zeroed.append(t.model_copy(update={"rows": rows}))
+        zeroed.append(t.model_copy(update={"rows": rows, "cover": 0.0}))
     print(summary("no late reader", zeroed, replay(zeroed)), flush=True)
     return 0
 
