@@ -5,7 +5,9 @@ embedder half-recognises a typo, BM25 not at all, and the abstention model
 would take the unknown word for a topic the guide never covers. A word is
 corrected only when it is no English word at all (so "union" or "Walgreens"
 stay what they are: a topic the guide may lack), and the guide has exactly
-one word within a small edit distance that starts with the same letter.
+one word within a small edit distance that starts with the same letter. The
+common function words count as the guide's ("shuold" is read as "should"):
+left misspelt, such a word would look like a topic the guide never covers.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ MAX_ZIPF = 2.0
 """A word this rare in everyday English (wordfreq's Zipf scale) is taken for a misspelling."""
 
 _WORD = re.compile(r"[A-Za-z]+")
+
+
+FUNCTION_WORDS = sorted(w for w in lexical.STOPWORDS if len(w) >= MIN_LENGTH and "'" not in w)
+"""Stop words long enough to be corrected to ("should", "which", "about", "their")."""
 
 
 def _max_edits(word: str) -> int:
@@ -55,7 +61,7 @@ def correct_question(question: str, vocabulary: Sequence[str], knows: Callable[[
         w = word.lower()
         if len(w) < MIN_LENGTH or w in lexical.STOPWORDS or knows(w) or zipf_frequency(w, "en") > MAX_ZIPF:
             return word
-        right = correction(w, vocabulary)
+        right = correction(w, [*vocabulary, *FUNCTION_WORDS])
         if right is None:
             return word
         return right.capitalize() if word[0].isupper() else right

@@ -30,3 +30,9 @@ def test_short_words_and_ties_are_not_guessed() -> None:
     # Two guide words equally near: no guess.
     vocab = sorted({"carter", "carver"})
     assert correct_question("carxer", vocab, lambda w: w in vocab) == "carxer"
+
+
+def test_misspelt_function_words_are_read_as_meant() -> None:
+    # Left as they are, "shuold" and "whihc" would look like topics the guide never covers.
+    assert correct_question("What certifcation shuold I get?", VOCAB, knows) == "What certification should I get?"
+    assert correct_question("whihc education is best?", VOCAB, knows) == "which education is best?"
