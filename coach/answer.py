@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 import unicodedata
 from collections.abc import Callable
@@ -53,7 +54,7 @@ from coach.features import (
 from coach.index import Index
 from coach.late import LateReader
 from coach.model import AnswerModel, load_model
-from coach.records import Answer, AnswerSentence, Citation, Hit, Unit
+from coach.records import Answer, AnswerSentence, Citation, Hit, Passage, Unit
 from coach.rerank import CrossEncoder
 from coach.retrieve import (
     Candidate,
@@ -156,6 +157,9 @@ class Coach:
         self.reranker = reranker if late is not None else None
         self.late = late if reranker is not None else None
         self.model = model or load_model()
+        self._answering = 0
+        self._answering_lock = threading.Lock()
+        self._read_ahead: set[str | None] = set()
 
     def ask(self, question: str, history: list[Turn] | None = None, guide: str | None = None) -> Answer:
         """Answer ``question``; ``guide`` (a file name in the corpus) scopes it to one guide.
@@ -163,6 +167,46 @@ class Coach:
         Without ``guide``, a question that names the career of one guide of
         several is answered from that guide (``Answer.guide`` says which).
         """
+        with self._answering_lock:
+            self._answering += 1
+        try:
+            return self._ask(question, history, guide)
+        finally:
+            with self._answering_lock:
+                self._answering -= 1
+
+    def read_ahead(self, guide: str | None = None) -> threading.Thread | None:
+        """Let the late reader read ``guide``'s units and passages (every guide's without it) in a
+        background thread, so the first questions on it do not pay their encoding (about 12 ms a
+        unit, ~1 s for a first question). Questions go first: the thread waits while one is being
+        answered. It stops when the reader's kept texts fill half its budget. Once per guide;
+        None when there is nothing to do (no late reader, or already started)."""
+        if self.late is None or guide in self._read_ahead:
+            return None
+        self._read_ahead.add(guide)
+        texts = [
+            text
+            for p in self.index.passages
+            if guide is None or p.source == guide
+            for text in (*(unit_context(p, u) for u in p.units), self._passage_text(p))
+        ]
+        thread = threading.Thread(target=self._read_texts, args=(texts,), name="late-read-ahead", daemon=True)
+        thread.start()
+        return thread
+
+    def _read_texts(self, texts: list[str]) -> None:
+        from coach.errors import CoachError
+
+        try:
+            for text in texts:
+                while self._answering:
+                    time.sleep(0.05)
+                if not self.late.keep(text):
+                    return
+        except CoachError:
+            return  # the model cannot be read: the question that needs it says so
+
+    def _ask(self, question: str, history: list[Turn] | None, guide: str | None) -> Answer:
         started = time.perf_counter()
         guide = check_guide(self.index, guide)
         q = clean_question(question)
@@ -301,7 +345,7 @@ class Coach:
                 c.logit = float(lg)
             passages = None
             if self.late is not None:
-                texts = [self._passage_text(c.passage) for c in cands]
+                texts = [self._passage_text(self.index.passages[c.passage]) for c in cands]
                 passages = self.late.score(res.query, texts)
             # Training (``full_pool``) keeps every row; ``coach.train`` recomputes
             # the pool-relative columns over the pool its first-stage model keeps.
@@ -371,9 +415,10 @@ class Coach:
             return late, np.ones(len(cands)), 1.0
         return late, by_word.min(axis=1), float(by_word.max(axis=0).min())
 
-    def _passage_text(self, position: int) -> str:
+    @staticmethod
+    def _passage_text(passage: Passage) -> str:
         """A passage as the late-interaction reader reads it: its units' quotes in order."""
-        return " ".join(u.text for u in self.index.passages[position].units)
+        return " ".join(u.text for u in passage.units)
 
     def _after_question(self, c: Candidate, qvec: np.ndarray) -> float:
         """Cosine of the question with the guide's own question this unit answers (an FAQ line before it)."""

@@ -115,6 +115,19 @@ class LateReader(OnnxModel):
             _, dropped = self._docs.popitem(last=False)
             self._tokens -= len(dropped)
 
+    def keep(self, text: str, share: float = 0.5) -> bool:
+        """Encode ``text`` ahead of the questions that will reach it, while the kept texts fill
+        less than ``share`` of the budget (so reading ahead never pushes out what questions read).
+        False once that share is full; the lock is held for this one text only."""
+        with self._lock:
+            self._load()
+            if text in self._docs:
+                return True
+            if self._tokens >= share * self.max_tokens:
+                return False
+            self._encode([text])
+            return True
+
     def _word_positions(self, question: str, spans: Sequence[tuple[int, int]]) -> list[list[int]]:
         """The query positions of each word at ``spans`` (character offsets in ``question``); a word
         past the query's length has none and is left out."""

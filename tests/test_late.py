@@ -106,3 +106,26 @@ def test_the_coach_weighs_a_question_word_no_candidate_speaks_of(real_coach) -> 
     assert 0.0 < abroad.rows[0, cover] <= 1.0 and (here.rows[:, cover] > 0).all()
     # The seed guide never speaks of Norway: the question's worst word stays poorly covered.
     assert abroad.qrow[pool_cover] < here.qrow[pool_cover] - 0.1
+
+
+def test_reading_ahead_spares_the_first_questions_their_encoding(real_coach, reader: LateReader) -> None:  # noqa: ANN001
+    late = LateReader(reader.model_dir)  # nothing read yet, as in a new process
+    coach = Coach(real_coach.index, real_coach.embedder, real_coach.reranker, late=late)
+    thread = coach.read_ahead()
+    assert thread is not None and coach.read_ahead() is None  # once per guide
+    thread.join(timeout=600)
+    assert not thread.is_alive()
+    read = late._tokens
+    answer = coach.ask("What does this job pay?")
+    assert not answer.abstained
+    assert late._tokens == read  # every candidate and passage it read was read ahead
+
+
+def test_reading_ahead_leaves_half_the_readers_memory_to_questions(real_coach, reader: LateReader) -> None:  # noqa: ANN001
+    from coach.late import DOC_TOKENS
+
+    late = LateReader(reader.model_dir, max_tokens=4000)
+    coach = Coach(real_coach.index, real_coach.embedder, real_coach.reranker, late=late)
+    coach.read_ahead().join(timeout=600)
+    assert 0 < late._tokens < 2000 + DOC_TOKENS
+    assert not coach.ask("What does this job pay?").abstained

@@ -61,6 +61,8 @@ if len(guides) > 1:
             on_change=new_conversation,
             help="Answers come only from the chosen guide. Changing it starts a new conversation.",
         )
+# The chosen guide's texts are read ahead, so its first answers come as fast as the later ones.
+engine.read_ahead(state.guide)
 
 
 def ask(question: str) -> None:
