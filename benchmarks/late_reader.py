@@ -102,20 +102,19 @@ def main() -> int:
     finally:
         PLAIN_RANKER[:] = plain
 
-    cover = CANDIDATE_FEATURES.index("late_cover")
-    uncovered = []
-    for t in turns:
-        rows = t.rows.copy()
-        rows[:, cover] = 0.0
-        uncovered.append(t.model_copy(update={"rows": rows, "cover": 0.0}))
-    print(summary("no word cover", uncovered, replay(uncovered)), flush=True)
+    def without(columns: list[str]) -> list[TurnData]:
+        """The turns with ``columns`` (and the question's ``pool_cover``) read as 0."""
+        picked = [CANDIDATE_FEATURES.index(f) for f in columns]
+        out = []
+        for t in turns:
+            rows = t.rows.copy()
+            rows[:, picked] = 0.0
+            out.append(t.model_copy(update={"rows": rows, "cover": 0.0}))
+        return out
 
-    late = [k for k, f in enumerate(CANDIDATE_FEATURES) if f.startswith("late")]
-    zeroed = []
-    for t in turns:
-        rows = t.rows.copy()
-        rows[:, late] = 0.0
-        zeroed.append(t.model_copy(update={"rows": rows, "cover": 0.0}))
+    uncovered = without(["late_cover"])
+    print(summary("no word cover", uncovered, replay(uncovered)), flush=True)
+    zeroed = without([f for f in CANDIDATE_FEATURES if f.startswith("late")])
     print(summary("no late reader", zeroed, replay(zeroed)), flush=True)
     return 0
 
