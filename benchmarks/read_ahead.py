@@ -5,7 +5,7 @@
 On the index of ``corpus/`` (built if needed), with the models loaded and
 warmed up as the app does (``coach.service.open_coach``), it answers the
 first turn of each conversation in the file three ways, each with a fresh
-late-interaction reader (nothing read, as in a new process):
+late-interaction reader (its model loaded, nothing read: a new app process):
 
 - cold: nothing read ahead, the questions encode what they reach;
 - read ahead: ``Coach.read_ahead()`` has finished before the first question;
@@ -50,7 +50,9 @@ def main() -> int:
     questions = [json.loads(line)["turns"][0]["q"] for line in lines if line.strip()][: args.limit]
 
     def fresh() -> Coach:
-        return Coach(base.index, base.embedder, base.reranker, late=LateReader(base.late.model_dir))
+        late = LateReader(base.late.model_dir)
+        late.query("warm up")  # model loaded, as the app's start-up does (service.open_models)
+        return Coach(base.index, base.embedder, base.reranker, late=late)
 
     def times(coach: Coach) -> list[float]:
         out = []

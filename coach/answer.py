@@ -14,6 +14,7 @@ weight or threshold is set here: they come from the fitted answer model.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -68,6 +69,8 @@ from coach.retrieve import (
 )
 from coach.settings import MAX_QUESTION_CHARS
 from coach.spelling import correct_question
+
+log = logging.getLogger(__name__)
 
 EMPTY_PROMPT = "Please type a question about the career guide, for example: What does this job pay?"
 # "what's the next level after that?": a step along an ordered list (career
@@ -131,6 +134,28 @@ class _Asked(NamedTuple):
     embed_ms: float
 
 
+class _Answering:
+    """How many questions this process is answering (every coach's): reading ahead waits for them."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._count -= 1
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+
+ANSWERING = _Answering()
+
+
 class Coach:
     """Answers questions from one loaded index. Stateless: history is passed in."""
 
@@ -157,9 +182,8 @@ class Coach:
         self.reranker = reranker if late is not None else None
         self.late = late if reranker is not None else None
         self.model = model or load_model()
-        self._answering = 0
-        self._answering_lock = threading.Lock()
         self._read_ahead: set[str | None] = set()
+        self._read_ahead_lock = threading.Lock()
 
     def ask(self, question: str, history: list[Turn] | None = None, guide: str | None = None) -> Answer:
         """Answer ``question``; ``guide`` (a file name in the corpus) scopes it to one guide.
@@ -167,23 +191,22 @@ class Coach:
         Without ``guide``, a question that names the career of one guide of
         several is answered from that guide (``Answer.guide`` says which).
         """
-        with self._answering_lock:
-            self._answering += 1
-        try:
+        with ANSWERING:
             return self._ask(question, history, guide)
-        finally:
-            with self._answering_lock:
-                self._answering -= 1
 
     def read_ahead(self, guide: str | None = None) -> threading.Thread | None:
-        """Let the late reader read ``guide``'s units and passages (every guide's without it) in a
-        background thread, so the first questions on it do not pay their encoding (about 12 ms a
-        unit, ~1 s for a first question). Questions go first: the thread waits while one is being
-        answered. It stops when the reader's kept texts fill half its budget. Once per guide;
-        None when there is nothing to do (no late reader, or already started)."""
-        if self.late is None or guide in self._read_ahead:
+        """Let the late reader read ``guide``'s units and passages in a background thread, so the
+        first questions on it do not pay their encoding (about 12 ms a unit, ~1 s for a first
+        question). Without ``guide``, the index's only guide; with several, nothing (no guess
+        at which one the next question is about). Questions go first: the thread waits while
+        any coach of the process answers one. It stops when the reader's kept texts fill half
+        its budget. Once per guide; None when there is nothing to do."""
+        if self.late is None or (guide is None and len(self.index.manifest.guides) > 1):
             return None
-        self._read_ahead.add(guide)
+        with self._read_ahead_lock:
+            if guide in self._read_ahead:
+                return None
+            self._read_ahead.add(guide)
         texts = [
             text
             for p in self.index.passages
@@ -199,12 +222,14 @@ class Coach:
 
         try:
             for text in texts:
-                while self._answering:
+                while ANSWERING:
                     time.sleep(0.05)
                 if not self.late.keep(text):
                     return
         except CoachError:
             return  # the model cannot be read: the question that needs it says so
+        except Exception as exc:  # noqa: BLE001 - a background nicety must not print a traceback
+            log.warning("Reading the guide ahead stopped: %s", exc)
 
     def _ask(self, question: str, history: list[Turn] | None, guide: str | None) -> Answer:
         started = time.perf_counter()

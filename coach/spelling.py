@@ -56,12 +56,16 @@ def correct_question(question: str, vocabulary: Sequence[str], knows: Callable[[
     """``question`` with its misspelt words replaced by the guide's word (case of the first letter kept)."""
     from wordfreq import zipf_frequency
 
+    known: list[str] = []  # the guide's words and the function words, once, when a word needs them
+
     def fix(m: re.Match[str]) -> str:
         word = m.group(0)
         w = word.lower()
         if len(w) < MIN_LENGTH or w in lexical.STOPWORDS or knows(w) or zipf_frequency(w, "en") > MAX_ZIPF:
             return word
-        right = correction(w, [*vocabulary, *FUNCTION_WORDS])
+        if not known:
+            known.extend(dict.fromkeys([*vocabulary, *FUNCTION_WORDS]))
+        right = correction(w, known)
         if right is None:
             return word
         return right.capitalize() if word[0].isupper() else right

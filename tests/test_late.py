@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from coach.answer import Coach
+from coach.chunk import unit_context
 from coach.errors import ModelError
 from coach.late import LateReader
 from coach.settings import Settings
@@ -129,3 +130,20 @@ def test_reading_ahead_leaves_half_the_readers_memory_to_questions(real_coach, r
     coach.read_ahead().join(timeout=600)
     assert 0 < late._tokens < 2000 + DOC_TOKENS
     assert not coach.ask("What does this job pay?").abstained
+
+
+def test_with_several_guides_only_the_chosen_one_is_read_ahead(settings, fake_embedder, real_coach, reader) -> None:  # noqa: ANN001
+    from coach.index import build_index, load_index
+
+    build_index(settings, fake_embedder)
+    index = load_index(settings, fake_embedder.model_id)
+    assert len(index.manifest.guides) > 1
+    late = LateReader(reader.model_dir)
+    coach = Coach(index, fake_embedder, real_coach.reranker, late=late)
+    assert coach.read_ahead() is None  # "any guide": no guess at which one the next question is about
+    chosen = index.manifest.guides[-1].source
+    coach.read_ahead(chosen).join(timeout=600)
+    wanted = {p.source for p in index.passages if any(u.text for u in p.units)}
+    assert len(wanted) > 1
+    read = {p.source for p in index.passages for u in p.units if unit_context(p, u) in late._docs}
+    assert read == {chosen}
