@@ -66,19 +66,20 @@ class Resolution(BaseModel):
     """Sentences the previous answer quoted: a follow-up asks for something new."""
 
 
+def _subject_matches(text: str) -> list[tuple[str, int, int]]:
+    """(word, start, end) of each content word of ``text`` that could name a topic on its own."""
+    found = ((lexical.words(m.group())[0], m.start(), m.end()) for m in lexical.WORD_RE.finditer(text))
+    return [(w, a, b) for w, a, b in found if w not in lexical.STOPWORDS and w not in GENERIC]
+
+
 def subject_words(question: str) -> list[str]:
     """Content words that could name a topic on their own."""
-    return [lexical.words(question[a:b])[0] for a, b in subject_spans(question)]
+    return [w for w, _, _ in _subject_matches(question)]
 
 
 def subject_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of ``subject_words`` in ``text`` (every occurrence)."""
-    out = []
-    for m in lexical.WORD_RE.finditer(text):
-        w = lexical.words(m.group())[0]
-        if w not in lexical.STOPWORDS and w not in GENERIC:
-            out.append((m.start(), m.end()))
-    return out
+    return [(a, b) for _, a, b in _subject_matches(text)]
 
 
 def continues(question: str) -> bool:
