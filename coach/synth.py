@@ -84,13 +84,25 @@ class SynthGuide(BaseModel):
     text: str
 
 
+EVAL_SOURCES = (
+    "copywriter.txt", "data-analyst.md", "electrician.txt", "lifeguard.txt", "paramedic.txt",
+    "pharmacy-technician.md", "teacher.txt", "ux-designer.txt", "welder.md",
+)  # fmt: skip
+"""The guides of ``eval/guides`` the generator recombines: a fixed list, so a labelled guide
+added later does not change the corpora (nor the scale figures) a seed has always written."""
+
+
 def default_sources(root: Path = ROOT) -> list[Path]:
     """The real guides the generator recombines, in a fixed order."""
     found = [root / "corpus" / "health-information-systems-technician.txt"]
     shared = root.parent / "shared" / "guides"
-    for folder in (shared, root / "eval" / "guides", root / "tests" / "fixtures"):
+    for folder in (shared, root / "tests" / "fixtures"):
         for pattern in ("*.txt", "*.md"):
             found.extend(sorted(p for p in folder.glob(pattern) if p.name != "SOURCES.md"))
+        if folder == shared:
+            found.extend(
+                sorted((root / "eval" / "guides" / n for n in EVAL_SOURCES), key=lambda p: (p.suffix != ".txt", p.name))
+            )
     return [p for p in found if p.is_file()]
 
 
