@@ -85,24 +85,25 @@ class SynthGuide(BaseModel):
 
 
 EVAL_SOURCES = (
-    "copywriter.txt", "data-analyst.md", "electrician.txt", "lifeguard.txt", "paramedic.txt",
-    "pharmacy-technician.md", "teacher.txt", "ux-designer.txt", "welder.md",
+    "copywriter.txt", "electrician.txt", "lifeguard.txt", "paramedic.txt", "teacher.txt", "ux-designer.txt",
+    "data-analyst.md", "pharmacy-technician.md", "welder.md",
 )  # fmt: skip
-"""The guides of ``eval/guides`` the generator recombines: a fixed list, so a labelled guide
-added later does not change the corpora (nor the scale figures) a seed has always written."""
+"""The guides of ``eval/guides`` the generator recombines, in its order: a fixed list, so a labelled
+guide added later does not change the corpora (nor the scale figures) a seed has always written."""
+
+
+def _guides_in(folder: Path) -> list[Path]:
+    return [p for pattern in ("*.txt", "*.md") for p in sorted(folder.glob(pattern)) if p.name != "SOURCES.md"]
 
 
 def default_sources(root: Path = ROOT) -> list[Path]:
     """The real guides the generator recombines, in a fixed order."""
-    found = [root / "corpus" / "health-information-systems-technician.txt"]
-    shared = root.parent / "shared" / "guides"
-    for folder in (shared, root / "tests" / "fixtures"):
-        for pattern in ("*.txt", "*.md"):
-            found.extend(sorted(p for p in folder.glob(pattern) if p.name != "SOURCES.md"))
-        if folder == shared:
-            found.extend(
-                sorted((root / "eval" / "guides" / n for n in EVAL_SOURCES), key=lambda p: (p.suffix != ".txt", p.name))
-            )
+    found = [
+        root / "corpus" / "health-information-systems-technician.txt",
+        *_guides_in(root.parent / "shared" / "guides"),
+        *(root / "eval" / "guides" / n for n in EVAL_SOURCES),
+        *_guides_in(root / "tests" / "fixtures"),
+    ]
     return [p for p in found if p.is_file()]
 
 

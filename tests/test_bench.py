@@ -174,3 +174,14 @@ def test_baseline_is_the_tutorial_pipeline_on_the_same_questions(settings: Setti
     labelled.write_text(json.dumps({"id": "t1", "kind": "single", "turns": [turn]}) + "\n", encoding="utf-8")
     scored = bench_baseline(SimpleNamespace(index=index, embedder=fake_embedder), labelled, settings.corpus_dir)
     assert scored["inscope_hit"] == 0.0 and scored["median_words"] > 50  # a whole 1000-character chunk
+
+
+def test_a_guide_added_to_eval_guides_does_not_change_the_generated_corpora(tmp_path: Path) -> None:
+    """The generator recombines a fixed list of labelled guides: a new one (with its questions) is not a source."""
+    from coach.synth import EVAL_SOURCES, default_sources
+
+    guides = tmp_path / "eval" / "guides"
+    guides.mkdir(parents=True)
+    for name in (*EVAL_SOURCES, "new-career.txt", "new-career.md"):
+        (guides / name).write_text("# A guide\n\nText.\n", encoding="utf-8")
+    assert [p.name for p in default_sources(tmp_path)] == list(EVAL_SOURCES)
