@@ -57,7 +57,7 @@ def main() -> int:
     from sklearn.metrics import roc_auc_score
 
     from coach.model import Thresholds
-    from coach.train import _out_of_guide, choose_abstain_cut
+    from coach.train import _out_of_guide, choose_abstain_cut, with_votes
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--turns", type=Path, required=True, help="a collection saved by followup_readings.py --save")
@@ -65,7 +65,8 @@ def main() -> int:
     warnings.filterwarnings("ignore", category=UserWarning)
     with open(args.turns, "rb") as f:
         turns = pickle.load(f)  # noqa: S301 (our own file)
-    ranked = _out_of_guide(turns, Thresholds.model_fields["pool"].default)
+    # Each turn votes from the other guides' turns (``elsewhere_vote``), as fit_model's turns do.
+    ranked = _out_of_guide(with_votes(turns), Thresholds.model_fields["pool"].default)
     x = np.asarray([r.qrow for r in ranked])
     y = np.asarray([not r.turn.abstain for r in ranked])
     guide = np.asarray([r.turn.guide for r in ranked])

@@ -57,8 +57,11 @@ def replay(turns: list[TurnData]) -> dict[tuple, dict]:
     """Leave-one-guide-out: (guide, conv, turn) -> p(answerable), abstained, right, top ranker score,
     and where the first right unit stands (0 first; ``pool`` when the cross-encoder never reads it)."""
     from coach.features import QUESTION_FEATURES
-    from coach.train import Rankers, compose_sim, fit_model, rank_turn
+    from coach.train import Rankers, compose_sim, fit_model, rank_turn, with_votes
 
+    # Each turn's ``elsewhere_vote`` from every other guide's turns: what the model fitted without
+    # its guide votes with (``fit_model`` votes again for the turns it fits on, from those alone).
+    turns = with_votes(turns)
     out = {}
     for g in sorted({t.guide for t in turns}):
         m = fit_model([t for t in turns if t.guide != g])

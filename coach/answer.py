@@ -40,6 +40,7 @@ from coach.conversation import (
     topic_of,
 )
 from coach.embed import Embedder
+from coach.examples import NO_VOTE, Elsewhere
 from coach.features import (
     CANDIDATE_FEATURES,
     QUESTION_FEATURES,
@@ -115,6 +116,10 @@ class Analysis(BaseModel):
     qrow_first: list[float]
     """Question features from the first-stage scores (the no-cross-encoder path)."""
     reranked: bool
+    searched: str = ""
+    """The text whose vector searched the guide (the question, or the question with its topic)."""
+    qvec: np.ndarray | None = None
+    """That vector."""
     evidence: dict[str, float] = {}
     """For a later turn: whether it leans on the conversation (``conversation.followup_evidence``)."""
     timings: dict[str, float] = {}
@@ -128,6 +133,7 @@ class _Asked(NamedTuple):
     subject: list[str]
     unknown: list[str]
     vecs: np.ndarray
+    texts: list[str]
     evidence: dict[str, float]
     rules_followup: bool
     knows: Callable[[str], bool]
@@ -154,6 +160,8 @@ class _Answering:
 
 
 ANSWERING = _Answering()
+_ELSEWHERE: dict[tuple[int, int], tuple[AnswerModel, Embedder, Elsewhere]] = {}
+_ELSEWHERE_LOCK = threading.Lock()
 
 
 class Coach:
@@ -308,7 +316,7 @@ class Coach:
             evidence = followup_evidence(q, topic, gain)
             rules_followup = is_followup(q, lambda: gain > 0, topic)
         embed_ms = (time.perf_counter() - t0) * 1000
-        return _Asked(asked, q, subject, unknown, vecs, evidence, rules_followup, knows, embed_ms)
+        return _Asked(asked, q, subject, unknown, vecs, texts, evidence, rules_followup, knows, embed_ms)
 
     def _read(self, asked: _Asked, history: list[Turn], followup: bool, full_pool: bool, guide: str | None) -> Analysis:
         """Retrieve, build candidate rows and rank them under one reading (with the topic, or alone)."""
@@ -353,9 +361,11 @@ class Coach:
         gain = self._unknown_gain(cands, qvec, reduced)
         qnames = names(q)
         unknown_names = sum(not knows(n) for n in qnames) / len(qnames) if qnames else 0.0
+        # Was a question like this answered on other guides, or is it a request no guide answers?
+        vote = self.elsewhere().vote(qvec, self.index.passages[cands[0].passage].title) if cands else NO_VOTE
         common = dict(
             unknown=unknown, subject=subject, unknown_gain=gain, unknown_names=unknown_names,
-            wanted=ctx_q.wanted, followup=followup, cover=pool_cover,
+            wanted=ctx_q.wanted, followup=followup, cover=pool_cover, vote=vote,
         )  # fmt: skip
         qrow_first = question_row(scores=first, rows=rows, **common) if cands else []
         scores = first
@@ -390,7 +400,8 @@ class Coach:
         timings["rerank"] = (time.perf_counter() - t0) * 1000
         return Analysis(
             question=asked.asked, res=res, hits=hits, candidates=cands, rows=rows, scores=scores,
-            qrow=qrow, qrow_first=qrow_first, reranked=reranked, evidence=asked.evidence, timings=timings,
+            qrow=qrow, qrow_first=qrow_first, reranked=reranked, searched=asked.texts[k], qvec=qvec,
+            evidence=asked.evidence, timings=timings,
         )  # fmt: skip
 
     def _rows(
@@ -428,6 +439,20 @@ class Coach:
                 )
             )  # fmt: skip
         return pool_relative(np.asarray(out, dtype=np.float64), has_logits=logits is not None)
+
+    def elsewhere(self) -> Elsewhere:
+        """The answer model's labelled questions, ready to vote (``coach.examples``); made once a
+        process for each model and embedder (``service.open_coach`` does it at start-up)."""
+        key = (id(self.model), id(self.embedder))
+        with _ELSEWHERE_LOCK:
+            hit = _ELSEWHERE.get(key)
+            if hit is None or hit[0] is not self.model or hit[1] is not self.embedder:
+                m, e = self.model, self.embedder
+                made = Elsewhere.of(m.examples, m.example_vectors, (e.model_id, e.dimension), e.encode)
+                hit = _ELSEWHERE[key] = (m, e, made)
+                while len(_ELSEWHERE) > 8:  # models refitted in one process (coach eval --cv) come and go
+                    del _ELSEWHERE[next(iter(_ELSEWHERE))]
+            return hit[2]
 
     def _read_late(self, query: str, cands: list[Candidate]) -> tuple[np.ndarray | None, np.ndarray | None, float]:
         """The late reader's score of each candidate, each candidate's cover of the query's

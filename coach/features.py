@@ -144,6 +144,7 @@ QUESTION_FEATURES = [
     "top_cover",
     "top3_cover",
     "pool_cover",
+    "elsewhere_vote",
     "followup",
 ]
 """Columns of the question row (abstention model)."""
@@ -153,7 +154,7 @@ EVIDENCE_SIGN = {
     "top_type_missing": -1, "unknown_share": -1, "unknown_rarity": -1, "unknown_gain": -1, "unknown_names": -1,
     "top_subject_missing": -1, "top_rare_missing": -1, "top_names_missing": -1, "top3_subject_missing": -1,
     "top3_rare_missing": -1, "fit_but_subject_missing": -1,
-    "top_cover": 1, "top3_cover": 1, "pool_cover": 1,
+    "top_cover": 1, "top3_cover": 1, "pool_cover": 1, "elsewhere_vote": 1,
 }  # fmt: skip
 """Which way each piece of evidence can move P(the guide answers): a better match
 only up, a missing word only down. ``coach train`` drops a feature the fit
@@ -341,11 +342,13 @@ def question_row(
     wanted: list[str],
     followup: bool,
     cover: float,
+    vote: float,
 ) -> list[float]:
     """One row in ``QUESTION_FEATURES`` order; ``scores`` and ``rows`` are sorted best first.
 
     ``cover`` is the best cover any candidate gives the question's worst-covered
-    subject word (0 on the path without the late reader)."""
+    subject word (0 on the path without the late reader); ``vote`` the share of in-scope questions
+    among the labelled questions of other guides closest to it (``coach.examples``)."""
     col = {f: k for k, f in enumerate(CANDIDATE_FEATURES)}
     top = rows[0]
     missing = sum(top[col[f"{k}_missing"]] for k in ASKS)
@@ -376,6 +379,7 @@ def question_row(
         "top_cover": float(top[col["late_cover"]]),
         "top3_cover": float(rows[:3, col["late_cover"]].max()),
         "pool_cover": cover,
+        "elsewhere_vote": vote,
         "followup": float(followup),
     }
     return [row[f] for f in QUESTION_FEATURES]

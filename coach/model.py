@@ -8,6 +8,10 @@ columns (``coach/features.py``):
 * ``ranker``: ranks candidates with every column, the cross-encoder logit included;
 * ``answerable``: the probability that the guide answers the question at all.
 
+Beside them, the labelled questions themselves (``examples``, with their vectors):
+the ``elsewhere_vote`` evidence of ``answerable`` asks how such questions fared
+on other guides.
+
 Decision thresholds sit beside the weights: the coach abstains when
 ``answerable`` is below ``abstain_below``, and quotes an extra unit when its
 ranker probability is at least ``extra_min``. All of it is written by
@@ -24,8 +28,9 @@ import numpy as np
 from pydantic import BaseModel
 
 from coach.errors import ModelError
+from coach.examples import Example, ExampleVectors
 
-MODEL_VERSION = 3
+MODEL_VERSION = 4
 DEFAULT_MODEL_FILE = Path(__file__).with_name("answer_model.json")
 
 
@@ -75,6 +80,11 @@ class AnswerModel(BaseModel):
     answerable_first: Linear
     """Abstention model for the no-cross-encoder path (question rows built from ``first``)."""
     thresholds: Thresholds
+    examples: list[Example] = []
+    """The labelled questions it was fitted on, each with whether its guide answered it
+    (``coach.examples``: the ``elsewhere_vote`` feature)."""
+    example_vectors: ExampleVectors | None = None
+    """Their question vectors, so loading the model embeds nothing (re-embedded for another embedder)."""
     trained_on: list[str]
     """The labelled sets it was fitted on (file names with their sha256)."""
     report: dict[str, float] = {}

@@ -87,7 +87,9 @@ def open_coach(settings: Settings, progress: Progress | None = None, rebuild: bo
     """A ready :class:`Coach` for ``settings`` (index built if needed, models warmed up)."""
     embedder, reranker = open_models(settings)
     index = ensure_index(settings, embedder, progress, rebuild)
-    return Coach(index, embedder, reranker)
+    coach = Coach(index, embedder, reranker)
+    coach.elsewhere()  # the model's labelled questions ready now, not at the first question
+    return coach
 
 
 @dataclass

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from coach.answer import Analysis, Coach, clean_question, history_turn
 from coach.evaluate import EvalTurn, GuideSet, _norm
+from coach.examples import NO_VOTE, Elsewhere, Example, ExampleVectors
 from coach.features import (
     CANDIDATE_FEATURES,
     EVIDENCE_SIGN,
@@ -81,6 +82,16 @@ class TurnData(BaseModel):
     """A later turn's follow-up signals (``Analysis.evidence``)."""
     query: str = ""
     """What was searched and read by the cross-encoder (the question, or its topic plus the question)."""
+    searched: str = ""
+    """The text whose vector searched the guide (``Analysis.searched``)."""
+    qvec: np.ndarray | None = None
+    """That vector."""
+    title: str = ""
+    """The guide's title."""
+    embedder: str = ""
+    """``model_id`` of the embedder ``qvec`` came from."""
+    vote: float = NO_VOTE
+    """``elsewhere_vote``: set by ``with_votes`` from the other guides' turns (``coach.examples``)."""
     other: TurnData | None = None
     """The same turn read the other way (with its topic, or alone), when collected ``both_readings``."""
 
@@ -124,8 +135,33 @@ def turn_data(guide: str, conv: str, k: int, turn: EvalTurn, q: str, a: Analysis
         unknown_names=a.qrow[QUESTION_FEATURES.index("unknown_names")] if a.qrow else 0.0,
         cover=a.qrow[QUESTION_FEATURES.index("pool_cover")] if a.qrow else 0.0,
         wanted=asked_types(a.res.query if a.res.followup else q), followup=a.res.followup,
-        reranked=a.reranked, evidence=a.evidence, query=a.res.query,
+        reranked=a.reranked, evidence=a.evidence, query=a.res.query, searched=a.searched, qvec=a.qvec,
+        title=coach.index.passages[a.candidates[0].passage].title if a.candidates else "",
+        embedder=coach.embedder.model_id,
     )  # fmt: skip
+
+
+def examples_of(turns: list[TurnData]) -> tuple[list[Example], np.ndarray]:
+    """Every collected turn as a labelled question (``coach.examples``), with its question vector."""
+    kept = [t for t in turns if t.searched and t.qvec is not None and t.embedder == turns[0].embedder]
+    examples = [Example(query=t.searched, in_scope=not t.abstain, guide=t.title) for t in kept]
+    vectors = np.vstack([t.qvec for t in kept]).astype(np.float32) if kept else np.zeros((0, 1), dtype=np.float32)
+    return examples, vectors
+
+
+def with_votes(turns: list[TurnData]) -> list[TurnData]:
+    """``turns`` with their ``elsewhere_vote`` from the other guides' turns among them, as serving
+    computes it from the model's examples."""
+    examples, vectors = examples_of(turns)
+    elsewhere = Elsewhere(vectors, [e.in_scope for e in examples], [e.guide for e in examples])
+
+    def voted(t: TurnData) -> TurnData:
+        update: dict = {"vote": elsewhere.vote(t.qvec, t.title) if t.qvec is not None else NO_VOTE}
+        if t.other is not None:
+            update["other"] = voted(t.other)
+        return t.model_copy(update=update)
+
+    return [voted(t) for t in turns]
 
 
 def collect(gs: GuideSet, coach: Coach, both_readings: bool = False) -> list[TurnData]:
@@ -255,7 +291,7 @@ def rank_turn(t: TurnData, m: Rankers, pool: int) -> Ranked | None:
     forder = np.argsort(-f, kind="stable")
     common = dict(
         unknown=t.unknown, subject=t.subject, unknown_gain=t.gain, unknown_names=t.unknown_names,
-        wanted=t.wanted, followup=t.followup,
+        wanted=t.wanted, followup=t.followup, vote=t.vote,
     )  # fmt: skip
     qfirst = question_row(scores=f[forder], rows=plain_rows[forder], **common, cover=0.0)
     rows = _pool_rows(t, keep)
@@ -358,6 +394,7 @@ def fit_model(turns: list[TurnData], log: Log = lambda _: None) -> AnswerModel:
         )
     pool = Thresholds.model_fields["pool"].default
     max_words = Thresholds.model_fields["max_words"].default
+    turns = with_votes(turns)
     first, first_plain, ranker, plain = _fit_rankers(turns, pool)
     ranked = _out_of_guide(turns, pool)
     answerable = _fit_answerable(ranked, first_path=False)
@@ -372,11 +409,13 @@ def fit_model(turns: list[TurnData], log: Log = lambda _: None) -> AnswerModel:
         max_words=max_words,
     )
     report = _offline_report(ranked, p, thresholds)
+    examples, vectors = examples_of(turns)
     log(f"fitted on {len(turns)} turns of {len({t.guide for t in turns})} guides: {report}")
     return AnswerModel(
         version=MODEL_VERSION, first=first, first_plain=first_plain, ranker=ranker, plain_ranker=plain,
         answerable=answerable,
         answerable_first=answerable_first, thresholds=thresholds, trained_on=[], report=report,
+        examples=examples, example_vectors=ExampleVectors.pack(vectors, turns[0].embedder) if examples else None,
     )  # fmt: skip
 
 

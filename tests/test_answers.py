@@ -102,6 +102,9 @@ def test_table_row_is_quoted_with_its_columns(real_coach):
         "what's the weather in Paris tomorrow?",
         "how much does a pharmacy technician make?",
         "can you translate 'nice to meet you' into Spanish?",
+        # Requests no career guide answers (none of them is a labelled question).
+        "which pizza place in Chicago is the best?",
+        "how do I fix a flat tire on my bike?",
     ],
 )
 def test_abstains_when_the_guide_does_not_say(real_coach, q):

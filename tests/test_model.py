@@ -170,3 +170,25 @@ def test_evidence_weighed_against_its_sign_is_dropped():
     signed = fit_linear(x, y, ["top_logit", "top_dense"], ["top_logit", "top_dense"], EVIDENCE_SIGN)
     assert free.coef[1] < 0  # unconstrained, the fit would use it
     assert signed.coef[0] > 0 and signed.coef[1] == 0.0
+
+
+def test_the_model_keeps_its_labelled_questions_and_votes_from_other_guides_only():
+    from coach.train import with_votes
+
+    rng = np.random.default_rng(3)
+    ask, other = np.asarray([1.0, 0.0], dtype=np.float32), np.asarray([0.6, 0.8], dtype=np.float32)
+
+    def turn(guide: str, k: int) -> TurnData:
+        t = _turn(guide, rng, abstain=(k % 5 == 0))
+        vec = ask if t.abstain else other
+        return t.model_copy(update={"searched": f"{guide} q{k}", "qvec": vec, "title": guide.upper(), "embedder": "e"})
+
+    turns = [turn(g, k) for g in "abc" for k in range(10)]
+    # Alone, a guide's turns have no other guide to hear from.
+    assert {t.vote for t in with_votes(turns[:10])} == {0.5}
+    voted = with_votes(turns)
+    assert all(t.vote < 0.5 for t in voted if t.abstain) and all(t.vote > 0.5 for t in voted if not t.abstain)
+    model = fit_model(turns)
+    assert [e.query for e in model.examples] == [t.searched for t in turns]
+    assert model.example_vectors is not None and model.example_vectors.embedder == "e"
+    assert np.allclose(model.example_vectors.unpack(len(turns)), [t.qvec for t in turns], atol=0.01)

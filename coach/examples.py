@@ -1,0 +1,130 @@
+"""Labelled questions of other guides: the ``elsewhere_vote`` abstention feature.
+
+The readers judge a question against one guide's text, and an unrelated
+request ("can you help me write a resignation letter?", "what's the weather in
+Boston this weekend?") still finds some sentence that looks relevant enough:
+nothing in the guide says "this is not a question about the career". The
+labelled sets do. ``coach train`` keeps every labelled turn as an ``Example``:
+the question as it was searched and whether its guide answered it. A new
+question's ``elsewhere_vote`` is the share of in-scope examples among the
+``NEIGHBOURS`` closest to it, each weighted by its cosine to the power
+``SHARPNESS``: questions like it were answered on other guides (near 1), or
+were requests no career guide answers (near 0). Whether *this* guide answers
+stays with the other evidence; the vote says what kind of question it is.
+
+A guide's own examples are never used for it (examples of the same guide title
+are skipped), so a guide the model was fitted on is read as a new guide would
+be, and training rows are computed the same way (each guide's turns vote from
+the other guides' examples).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from pydantic import BaseModel
+
+NEIGHBOURS = 10
+"""How many of the closest labelled questions vote."""
+SHARPNESS = 4
+"""A vote weighs its question's cosine to this power: the closest count most."""
+NO_VOTE = 0.5
+"""The vote when no example of another guide is close at all (or there are none)."""
+
+
+class Example(BaseModel):
+    """One labelled question."""
+
+    query: str
+    """The question as searched (for a follow-up, with the topic it continues)."""
+    in_scope: bool
+    guide: str
+    """The title of the guide it was asked on."""
+
+
+class ExampleVectors(BaseModel):
+    """The examples' question vectors as shipped: int8 with one scale a row, base64, and the embedder
+    that made them (a cosine moves by well under 0.01 against the float vectors)."""
+
+    embedder: str
+    """``Embedder.model_id`` of the model the vectors came from."""
+    dimension: int
+    data: str
+    """base64 of the rows' float32 little-endian scales, then the int8 rows."""
+    sha256: str
+
+    @classmethod
+    def pack(cls, vectors: np.ndarray, embedder: str) -> ExampleVectors:
+        vectors = np.asarray(vectors, dtype=np.float32)
+        scale = np.abs(vectors).max(axis=1) / 127.0
+        scale[scale <= 0] = 1.0
+        q = np.round(vectors / scale[:, None]).astype(np.int8)
+        raw = scale.astype("<f4").tobytes() + q.tobytes()
+        return cls(
+            embedder=embedder,
+            dimension=int(vectors.shape[1]),
+            data=base64.b64encode(raw).decode("ascii"),
+            sha256=hashlib.sha256(raw).hexdigest(),
+        )
+
+    def unpack(self, rows: int) -> np.ndarray | None:
+        """The vectors (``rows`` x ``dimension`` float32), or None when the data is not what was written."""
+        try:
+            raw = base64.b64decode(self.data.encode("ascii"), validate=True)
+        except ValueError:
+            return None
+        if hashlib.sha256(raw).hexdigest() != self.sha256 or len(raw) != rows * (4 + self.dimension):
+            return None
+        scale = np.frombuffer(raw[: 4 * rows], dtype="<f4")
+        q = np.frombuffer(raw[4 * rows :], dtype=np.int8).reshape(rows, self.dimension)
+        return q.astype(np.float32) * scale[:, None]
+
+
+def guide_key(title: str) -> str:
+    """Guide titles compared without case or spacing."""
+    return " ".join(title.lower().split())
+
+
+class Elsewhere:
+    """The examples ready to vote: unit question vectors, in-scope labels and guide keys (rows aligned)."""
+
+    def __init__(self, vectors: np.ndarray, in_scope: Sequence[bool], guides: Sequence[str]) -> None:
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+        self.in_scope = np.asarray(in_scope, dtype=np.float64)
+        self.guides = np.asarray([guide_key(g) for g in guides], dtype=object)
+
+    @classmethod
+    def of(
+        cls,
+        examples: Sequence[Example],
+        shipped: ExampleVectors | None,
+        embedder: tuple[str, int],
+        encode: Callable[[list[str]], np.ndarray],
+    ) -> Elsewhere:
+        """The examples with their shipped vectors when they came from this embedder (its model id and
+        dimension), else embedded now with ``encode``."""
+        same = shipped is not None and (shipped.embedder, shipped.dimension) == embedder
+        vectors = shipped.unpack(len(examples)) if same else None
+        if vectors is None:
+            texts = [e.query for e in examples]
+            vectors = np.asarray(encode(texts), dtype=np.float32) if texts else np.zeros((0, 1), dtype=np.float32)
+        return cls(vectors, [e.in_scope for e in examples], [e.guide for e in examples])
+
+    def __len__(self) -> int:
+        return len(self.guides)
+
+    def vote(self, qvec: np.ndarray, guide: str) -> float:
+        """Weighted share of in-scope questions among the ``NEIGHBOURS`` examples of guides other
+        than ``guide`` closest to ``qvec`` (``NO_VOTE`` without any)."""
+        keep = np.flatnonzero(self.guides != guide_key(guide))
+        if not len(keep):
+            return NO_VOTE
+        sim = self.vectors[keep] @ np.asarray(qvec, dtype=np.float32)
+        top = np.argsort(-sim, kind="stable")[:NEIGHBOURS]
+        weight = np.clip(sim[top], 0.0, None).astype(np.float64) ** SHARPNESS
+        if weight.sum() <= 0:
+            return NO_VOTE
+        return float(weight @ self.in_scope[keep[top]] / weight.sum())

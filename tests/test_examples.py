@@ -1,0 +1,59 @@
+"""Labelled questions of other guides (coach/examples.py, the ``elsewhere_vote`` abstention feature)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from coach.examples import NO_VOTE, Elsewhere, Example, ExampleVectors
+
+
+def _vec(*xs: float) -> np.ndarray:
+    v = np.asarray(xs, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+PAY, WEATHER, LETTER = _vec(1, 0, 0), _vec(0, 1, 0), _vec(0, 0.2, 1)
+TEXTS = {"what does it pay?": PAY, "what is the weather in Boston?": WEATHER, "write my resignation letter": LETTER}
+EXAMPLES = [
+    Example(query="what does it pay?", in_scope=True, guide="Welder Career Overview"),
+    Example(query="what is the weather in Boston?", in_scope=False, guide="Welder Career Overview"),
+    Example(query="write my resignation letter", in_scope=False, guide="Lifeguard"),
+]
+
+
+def _encode(texts: list[str]) -> np.ndarray:
+    return np.vstack([TEXTS[t] for t in texts])
+
+
+def test_questions_like_those_answered_elsewhere_vote_in_scope_and_requests_vote_out():
+    elsewhere = Elsewhere.of(EXAMPLES, None, ("fake", 3), _encode)
+    assert elsewhere.vote(_vec(1, 0.1, 0), guide="Electricians") > 0.9  # a pay question
+    assert elsewhere.vote(_vec(0.1, 1, 0.3), guide="Electricians") < 0.1  # the weather
+    # Nothing close at all: no evidence either way.
+    assert elsewhere.vote(_vec(-1, -1, -1), guide="Electricians") == NO_VOTE
+
+
+def test_a_guides_own_labelled_questions_never_vote_for_it():
+    elsewhere = Elsewhere.of(EXAMPLES, None, ("fake", 3), _encode)
+    # Asked on the welder guide, only the lifeguard guide's (out-of-scope) example votes.
+    assert elsewhere.vote(_vec(1, 0.2, 0.5), guide="  welder career OVERVIEW") == 0.0
+    assert Elsewhere.of([], None, ("fake", 3), _encode).vote(PAY, guide="Welder") == NO_VOTE
+
+
+def test_shipped_vectors_are_used_for_their_embedder_only():
+    vectors = _encode([e.query for e in EXAMPLES])
+    packed = ExampleVectors.pack(vectors, "fake")
+    back = packed.unpack(len(EXAMPLES))
+    assert back is not None and np.abs(back - vectors).max() < 0.005
+
+    def no_encoding(texts: list[str]) -> np.ndarray:
+        raise AssertionError("shipped vectors must not be re-embedded")
+
+    assert np.allclose(Elsewhere.of(EXAMPLES, packed, ("fake", 3), no_encoding).vectors, back)
+    # Another embedder (or one that gives the model id of this one but vectors of another size),
+    # or damaged data: the questions are embedded again.
+    assert np.allclose(Elsewhere.of(EXAMPLES, packed, ("fake", 64), _encode).vectors, vectors)
+    assert np.allclose(Elsewhere.of(EXAMPLES, packed, ("other", 3), _encode).vectors, vectors)
+    damaged = packed.model_copy(update={"data": packed.data[:-8] + "AAAAAAAA"})
+    assert damaged.unpack(len(EXAMPLES)) is None
+    assert np.allclose(Elsewhere.of(EXAMPLES, damaged, ("fake", 3), _encode).vectors, vectors)
