@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from coach.examples import NO_VOTE, Elsewhere, Example, ExampleVectors
 
@@ -57,3 +58,20 @@ def test_shipped_vectors_are_used_for_their_embedder_only():
     damaged = packed.model_copy(update={"data": packed.data[:-8] + "AAAAAAAA"})
     assert damaged.unpack(len(EXAMPLES)) is None
     assert np.allclose(Elsewhere.of(EXAMPLES, damaged, ("fake", 3), _encode).vectors, vectors)
+
+
+@pytest.mark.slow
+def test_the_answer_path_weighs_the_vote_of_other_guides(real_coach):
+    """The shipped model's examples reach the abstention: a pay question is one other guides
+    answered, a restaurant tip one like the requests they declined, and the question row carries
+    exactly that vote."""
+    from coach.features import QUESTION_FEATURES
+
+    col = QUESTION_FEATURES.index("elsewhere_vote")
+    title = real_coach.index.passages[0].title
+    votes = {}
+    for q in ("What does this job pay?", "which pizza place in Chicago is the best?"):
+        a = real_coach.analyze(q, [])
+        votes[q] = a.qrow[col]
+        assert votes[q] == pytest.approx(real_coach.elsewhere().vote(a.qvec, title))
+    assert votes["What does this job pay?"] > 0.8 and votes["which pizza place in Chicago is the best?"] < 0.2
