@@ -341,7 +341,7 @@ class Coach:
                     pscores.append(0.0)
                     plex.append(0.0)
         focus = {self.index.position[p] for p in res.focus_passages if p in self.index.position}
-        for pid in sorted(self._family(focus) - set(pids)):
+        for pid in sorted(self._family(focus) - set(pids)) + self._next_passages(focus, pids):
             pids.append(pid)
             pscores.append(0.0)
             plex.append(0.0)
@@ -436,6 +436,7 @@ class Coach:
                     qstems=qc.qstems, subject=qc.subject, qnames=qc.qnames, wanted=qc.wanted,
                     focus=self._focus(c, qc.focus, qc.focus_paths),
                     repeat=(passage.source, unit.char_start) in qc.repeated,
+                    after_quoted=qc.after_quoted(passage.source, self.index.unit_start[c.passage] + c.unit),
                 )
             )  # fmt: skip
         return pool_relative(np.asarray(out, dtype=np.float64), has_logits=logits is not None)
@@ -538,6 +539,12 @@ class Coach:
                 if self._related(self.index.passages[other].section, self.index.passages[pid].section):
                     family.add(other)
         return family
+
+    def _next_passages(self, focus: set[int], known: list[int]) -> list[int]:
+        """The passage after each focus passage in its guide ("what comes after that?"), if not yet in ``known``."""
+        ps = self.index.passages
+        nxt = {p + 1 for p in focus if p + 1 < len(ps) and ps[p + 1].source == ps[p].source}
+        return sorted(nxt - set(known) - self._family(focus))
 
     @staticmethod
     def _related(a: list[str], b: list[str]) -> bool:
@@ -743,6 +750,10 @@ def history_turn(answer: Answer) -> Turn:
     )
 
 
+AFTER_QUOTED_REACH = 8
+"""How many units after a quoted one ``after_quoted`` reaches (a list or a short section; set once, not tuned)."""
+
+
 class _QuestionContext:
     """What every candidate row of one question shares."""
 
@@ -764,6 +775,15 @@ class _QuestionContext:
         self.focus = focus
         self.focus_paths = [index.passages[p].section for p in focus]
         self.repeated = set(res.already_quoted)
+        self.quoted_units = {
+            (src, u) for src, char in res.already_quoted if (u := index.unit_at(src, char)) is not None
+        }
         self.qstems = set(lexical.tokens(res.query))
         self.qnames = names(q)
         self.wanted = asked_types(res.query if res.followup else q)
+
+    def after_quoted(self, source: str, unit: int) -> float:
+        """1/d for the unit d places after the nearest unit the previous answer quoted (0 when none
+        is within ``AFTER_QUOTED_REACH`` units before it): "what comes after that?", "and the cons?"."""
+        gaps = [unit - q for src, q in self.quoted_units if src == source and 0 < unit - q <= AFTER_QUOTED_REACH]
+        return 1.0 / min(gaps) if gaps else 0.0

@@ -78,6 +78,7 @@ CANDIDATE_FEATURES = [
     *(f"{k}_{v}" for k in ASKS for v in ("fit", "missing")),
     "focus",
     "repeat",
+    "after_quoted",
     "first_in_passage",
     "kind_sentence",
     "kind_bullet",
@@ -102,6 +103,9 @@ it (``coach.late``), known for every candidate; ``late_passage`` the same for
 the unit's whole passage, read for the pool only (0 without a cross-encoder).
 ``late_cover`` is how well the unit speaks of the question's worst-covered
 subject word (``coach.late.LateReader.read``; 1 when the question has none).
+``after_quoted`` is 1/d for a unit d places after one the previous answer
+quoted, in guide order (0 when none is within ``answer.AFTER_QUOTED_REACH``):
+"what comes after that?", "and the cons?", "how does that compare?".
 """
 
 
@@ -241,6 +245,7 @@ def candidate_row(
     wanted: list[str],
     focus: float,
     repeat: bool,
+    after_quoted: float = 0.0,
 ) -> list[float]:
     """One row in ``CANDIDATE_FEATURES`` order, pool-relative columns left at 0.
 
@@ -275,6 +280,7 @@ def candidate_row(
         "names_found": (sum(_mentions(cwords, n) for n in qnames) / len(qnames)) if qnames else 1.0,
         "focus": focus,
         "repeat": float(repeat),
+        "after_quoted": after_quoted,
         "first_in_passage": float(unit_pos == 0),
         "kind_sentence": float(kind == "sentence"),
         "kind_bullet": float(kind in ("bullet", "item")),

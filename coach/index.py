@@ -160,18 +160,31 @@ class Index:
         # in guide order; mapped once here so a question never walks every passage.
         self.items: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         self.item_start: dict[tuple[str, tuple[str, ...]], int] = {}
+        # Each guide's units in guide order: (char_start, global unit number), for ``unit_at``.
+        self._unit_chars: dict[str, list[tuple[int, int]]] = {}
         total = 0
         for i, p in enumerate(passages):
             self.unit_start.append(total)
+            self._unit_chars.setdefault(p.source, []).extend((u.char_start, total + j) for j, u in enumerate(p.units))
             total += len(p.units)
             if len(p.section) >= 3:
                 items = self.items.setdefault((p.source, tuple(p.section[:2])), [])
                 if p.section[2] not in items:
                     items.append(p.section[2])
                 self.item_start.setdefault((p.source, tuple(p.section[:3])), i)
+        for units_of in self._unit_chars.values():
+            units_of.sort()
         self._vocab = set(bm25.vocab_dict) if bm25 is not None else set()
         self.words = sorted(words)
         self._word_set = set(self.words)
+
+    def unit_at(self, source: str, char: int) -> int | None:
+        """The global number (``unit_start[passage] + unit``) of the unit of ``source`` holding ``char``."""
+        units_of = self._unit_chars.get(source)
+        if not units_of:
+            return None
+        k = bisect.bisect_right(units_of, (char, float("inf"))) - 1
+        return units_of[k][1] if k >= 0 else None
 
     def dense_search(self, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
         k = min(k, len(self.passages))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from coach.answer import EMPTY_PROMPT, history_turn
@@ -138,15 +139,9 @@ def test_a_new_topic_after_a_conversation_is_not_a_followup(real_coach, starter)
 @pytest.mark.parametrize(
     "q, quote",
     [
-        pytest.param(
-            "How much do these techs make?",
-            "$47,190",
-            marks=pytest.mark.xfail(
-                reason="known gap (issue 8): the readers take 'techs' for no career word; the North-America "
-                "range and the California example are quoted, the median does not fit the 60-word budget after them",
-                strict=False,
-            ),
-        ),
+        # The readers still take "techs" for no career word: the California example opens the
+        # answer and the median follows it (it did not fit before the refit of issue 8, stop 25).
+        ("How much do these techs make?", "$47,190"),
         ("Which databases should I learn?", "MySQL"),
     ],
 )
@@ -339,3 +334,29 @@ def test_terminal_answer_reads_a_table_row_with_its_column_names(capsys):
     out = capsys.readouterr().out
     assert "Junior Technician$47k USD$50k USD [1]" in out  # the quote stays verbatim
     assert "Level: Junior Technician · US Median: $47k USD · US Average: $50k USD" in out
+
+
+def test_a_unit_after_the_quoted_one_is_marked_for_a_followup(settings, fake_embedder):
+    """A follow-up such as "what comes after that?" reads the units right after the quoted one."""
+    from coach.answer import AFTER_QUOTED_REACH, _QuestionContext
+    from coach.conversation import Resolution
+    from coach.index import build_index, load_index
+
+    build_index(settings, fake_embedder)
+    index = load_index(settings, fake_embedder.model_id)
+    pid = next(i for i, p in enumerate(index.passages) if len(p.units) >= 3)
+    p = index.passages[pid]
+    quoted = p.units[0]
+    res = Resolution(query="q", followup=True, already_quoted=[(p.source, quoted.char_start)])
+    vec = np.zeros(fake_embedder.dimension, dtype=np.float32)
+    qc = _QuestionContext("what comes after that?", [], res, {pid}, index, vec, vec)
+    g = index.unit_start[pid]
+    assert qc.after_quoted(p.source, g) == 0.0  # the quoted unit itself is a repeat, not what follows
+    assert qc.after_quoted(p.source, g + 1) == 1.0
+    assert qc.after_quoted(p.source, g + 2) == 0.5
+    assert qc.after_quoted(p.source, g + AFTER_QUOTED_REACH + 1) == 0.0
+    assert qc.after_quoted("another-guide.txt", g + 1) == 0.0
+    alone = _QuestionContext(
+        "what comes after that?", [], Resolution(query="q", followup=False), set(), index, vec, vec
+    )
+    assert alone.after_quoted(p.source, g + 1) == 0.0

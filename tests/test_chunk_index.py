@@ -167,3 +167,20 @@ def test_five_megabyte_guide(settings, fake_embedder):
     big_passages = [p for p in index.passages if p.source == "big.txt"]
     assert len(big_passages) > 1000
     assert all(len(p.text.split()) <= 180 for p in big_passages)
+
+
+def test_units_are_found_by_offset_in_guide_order(settings, fake_embedder):
+    """A quoted sentence's offset leads back to its unit, and the next unit is the next one in the guide."""
+    build_index(settings, fake_embedder)
+    index = load_index(settings, fake_embedder.model_id)
+    seen: dict[str, int] = {}
+    for pid, p in enumerate(index.passages):
+        for j, u in enumerate(p.units):
+            g = index.unit_start[pid] + j
+            assert index.unit_at(p.source, u.char_start) == g
+            assert index.unit_at(p.source, u.char_start + 1) == g or len(u.text) <= 1
+            assert g > seen.get(p.source, -1)  # guide order
+            seen[p.source] = g
+    assert index.unit_at("no-such-guide.txt", 10) is None
+    first = index.passages[0]
+    assert index.unit_at(first.source, -1) is None
