@@ -341,7 +341,8 @@ class Coach:
                     pscores.append(0.0)
                     plex.append(0.0)
         focus = {self.index.position[p] for p in res.focus_passages if p in self.index.position}
-        for pid in sorted(self._family(focus) - set(pids)) + self._next_passages(focus, pids):
+        family = self._family(focus)
+        for pid in sorted(family - set(pids)) + self._next_passages(focus, family | set(pids)):
             pids.append(pid)
             pscores.append(0.0)
             plex.append(0.0)
@@ -540,11 +541,11 @@ class Coach:
                     family.add(other)
         return family
 
-    def _next_passages(self, focus: set[int], known: list[int]) -> list[int]:
-        """The passage after each focus passage in its guide ("what comes after that?"), if not yet in ``known``."""
+    def _next_passages(self, focus: set[int], known: set[int]) -> list[int]:
+        """The passage after each focus passage in its guide ("what comes after that?"), if not in ``known``."""
         ps = self.index.passages
         nxt = {p + 1 for p in focus if p + 1 < len(ps) and ps[p + 1].source == ps[p].source}
-        return sorted(nxt - set(known) - self._family(focus))
+        return sorted(nxt - known)
 
     @staticmethod
     def _related(a: list[str], b: list[str]) -> bool:

@@ -245,7 +245,7 @@ def candidate_row(
     wanted: list[str],
     focus: float,
     repeat: bool,
-    after_quoted: float = 0.0,
+    after_quoted: float,
 ) -> list[float]:
     """One row in ``CANDIDATE_FEATURES`` order, pool-relative columns left at 0.
 

@@ -149,10 +149,10 @@ def examples_of(turns: list[TurnData]) -> tuple[list[Example], np.ndarray]:
     return examples, vectors
 
 
-def with_votes(turns: list[TurnData]) -> list[TurnData]:
+def with_votes(turns: list[TurnData], made: tuple[list[Example], np.ndarray] | None = None) -> list[TurnData]:
     """``turns`` with their ``elsewhere_vote`` from the other guides' turns among them, as serving
-    computes it from the model's examples."""
-    examples, vectors = examples_of(turns)
+    computes it from the model's examples (``made``: ``examples_of(turns)``, when the caller has it)."""
+    examples, vectors = made if made is not None else examples_of(turns)
     elsewhere = Elsewhere(vectors, [e.in_scope for e in examples], [e.guide for e in examples])
 
     def voted(t: TurnData) -> TurnData:
@@ -394,7 +394,8 @@ def fit_model(turns: list[TurnData], log: Log = lambda _: None) -> AnswerModel:
         )
     pool = Thresholds.model_fields["pool"].default
     max_words = Thresholds.model_fields["max_words"].default
-    turns = with_votes(turns)
+    made = examples_of(turns)
+    turns = with_votes(turns, made)
     first, first_plain, ranker, plain = _fit_rankers(turns, pool)
     ranked = _out_of_guide(turns, pool)
     answerable = _fit_answerable(ranked, first_path=False)
@@ -409,7 +410,7 @@ def fit_model(turns: list[TurnData], log: Log = lambda _: None) -> AnswerModel:
         max_words=max_words,
     )
     report = _offline_report(ranked, p, thresholds)
-    examples, vectors = examples_of(turns)
+    examples, vectors = made
     log(f"fitted on {len(turns)} turns of {len({t.guide for t in turns})} guides: {report}")
     return AnswerModel(
         version=MODEL_VERSION, first=first, first_plain=first_plain, ranker=ranker, plain_ranker=plain,

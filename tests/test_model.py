@@ -52,7 +52,7 @@ def _row(
         heading_sim=0.3, after_question_sim=0.0, dense=dense, dense_alone=dense, bm25=0.5, passage_rank=0,
         logit=logit, late=late, late_passage=late_passage, late_cover=1.0, qstems=set(), subject=subject_weights(question_subject),
         qnames=[],
-        wanted=["amount"], focus=0.0, repeat=False,
+        wanted=["amount"], focus=0.0, repeat=False, after_quoted=0.0,
     )  # fmt: skip
 
 
