@@ -360,3 +360,37 @@ def test_a_unit_after_the_quoted_one_is_marked_for_a_followup(settings, fake_emb
         "what comes after that?", [], Resolution(query="q", followup=False), set(), index, vec, vec
     )
     assert alone.after_quoted(p.source, g + 1) == 0.0
+
+
+def test_a_followup_reads_the_passage_after_the_previous_answer(settings, fake_embedder):
+    """The passage after the one last quoted joins a follow-up's pool, and its units carry
+    ``after_quoted`` into the rows the ranker reads (neither would happen on the question alone)."""
+    from coach.answer import Coach
+    from coach.features import CANDIDATE_FEATURES
+    from coach.index import build_index, load_index
+
+    build_index(settings, fake_embedder)
+    index = load_index(settings, fake_embedder.model_id)
+    coach = Coach(index, fake_embedder)
+    q = "and what comes after that?"
+    alone = {c.passage for c in coach.analyze(q, []).candidates}
+    ps = index.passages
+    pid = next(
+        i
+        for i in range(len(ps) - 1)
+        if ps[i + 1].source == ps[i].source and ps[i + 1].section[:2] != ps[i].section[:2] and i + 1 not in alone
+    )
+    last = ps[pid].units[-1]
+    before = Turn(
+        question="what is it?", query="what is it?", standalone=True,
+        passage_ids=[ps[pid].id], quoted=[(ps[pid].source, last.char_start)],
+    )  # fmt: skip
+    a = coach.analyze(q, [before])
+    assert a.res.followup
+    col = CANDIDATE_FEATURES.index("after_quoted")
+    quoted = index.unit_start[pid] + len(ps[pid].units) - 1
+    after = {index.unit_start[c.passage] + c.unit - quoted: a.rows[k, col] for k, c in enumerate(a.candidates)}
+    nearest = min(d for d in after if d > 0)
+    assert pid + 1 in {c.passage for c in a.candidates}
+    assert after[nearest] == pytest.approx(1.0 / nearest)
+    assert all(v == 0.0 for d, v in after.items() if d <= 0)
