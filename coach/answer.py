@@ -350,7 +350,7 @@ class Coach:
         timings["retrieve"] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
-        ctx_q = _QuestionContext(q, subject, res, focus, self.index, qvec, avec)
+        ctx_q = _QuestionContext(q, subject, res, focus, self.index, qvec, avec, self.elsewhere())
         late, cover, pool_cover = self._read_late(res.query, cands)
         rows = self._rows(cands, ctx_q, late=late, cover=cover)
         first = (self.model.first if self.late else self.model.first_plain).decision(rows, CANDIDATE_FEATURES)
@@ -429,7 +429,7 @@ class Coach:
                     unit_text=unit.text, context=c.context, kind=unit.kind, unit_pos=c.unit,
                     heading=heading_text(passage), heading_sim=hsim,
                     after_question_sim=self._after_question(c, qc.qvec), dense=c.dense,
-                    dense_alone=float(uvec @ qc.avec), bm25=c.lexical, passage_rank=c.passage_rank,
+                    dense_alone=float(uvec @ qc.avec), answer_like=qc.answer_like(passage.title, uvec), bm25=c.lexical, passage_rank=c.passage_rank,
                     logit=float(logits[k]) if logits is not None else None,
                     late=float(late[k]) if late is not None else 0.0,
                     late_passage=float(late_passages[k]) if late_passages is not None else None,
@@ -450,7 +450,9 @@ class Coach:
             hit = _ELSEWHERE.get(key)
             if hit is None or hit[0] is not self.model or hit[1] is not self.embedder:
                 m, e = self.model, self.embedder
-                made = Elsewhere.of(m.examples, m.example_vectors, (e.model_id, e.dimension), e.encode)
+                made = Elsewhere.of(
+                    m.examples, m.example_vectors, (e.model_id, e.dimension), e.encode, m.answer_vectors
+                )
                 hit = _ELSEWHERE[key] = (m, e, made)
                 while len(_ELSEWHERE) > 8:  # models refitted in one process (coach eval --cv) come and go
                     del _ELSEWHERE[next(iter(_ELSEWHERE))]
@@ -767,8 +769,11 @@ class _QuestionContext:
         index: Index,
         qvec: np.ndarray,
         avec: np.ndarray,
+        elsewhere: Elsewhere | None = None,
     ) -> None:
         self.q = q
+        self._elsewhere = elsewhere
+        self._protos: dict[str, np.ndarray | None] = {}
         self.res = res
         self.qvec = qvec
         self.avec = avec
@@ -782,6 +787,14 @@ class _QuestionContext:
         self.qstems = set(lexical.tokens(res.query))
         self.qnames = names(q)
         self.wanted = asked_types(res.query if res.followup else q)
+
+    def answer_like(self, title: str, uvec: np.ndarray) -> float:
+        """The unit's cosine with what answered questions like this one on other guides (0 without examples)."""
+        if title not in self._protos:
+            found = self._elsewhere.answer_prototype(self.qvec, title) if self._elsewhere is not None else None
+            self._protos[title] = found
+        proto = self._protos[title]
+        return float(proto @ uvec) if proto is not None else 0.0
 
     def after_quoted(self, source: str, unit: int) -> float:
         """1/d for the unit d places after the nearest unit the previous answer quoted (0 when none

@@ -1,4 +1,4 @@
-"""Labelled questions of other guides: the ``elsewhere_vote`` abstention feature.
+"""Labelled questions of other guides: the ``elsewhere_vote`` and ``answer_like`` features.
 
 The readers judge a question against one guide's text, and an unrelated
 request ("can you help me write a resignation letter?", "what's the weather in
@@ -11,6 +11,14 @@ question's ``elsewhere_vote`` is the share of in-scope examples among the
 ``SHARPNESS``: questions like it were answered on other guides (near 1), or
 were requests no career guide answers (near 0). Whether *this* guide answers
 stays with the other evidence; the vote says what kind of question it is.
+
+Close questions also say what an answer looks like. An in-scope example keeps
+the mean vector of the units that answered it; a candidate unit's
+``answer_like`` is its dot product with the weighted mean of the answer vectors
+of the ``NEIGHBOURS`` closest answered examples (``Elsewhere.answer_prototype``). Asked "what is the job outlook?", a
+guide's projection sentence ("employment is projected to grow 4 percent") reads
+like the projections that answered it on other guides, though it shares no word
+with the question, and neither the cross-encoder nor the embedder links the two.
 
 A guide's own examples are never used for it (examples of the same guide title
 are skipped), so a guide the model was fitted on is read as a new guide would
@@ -91,10 +99,14 @@ def guide_key(title: str) -> str:
 class Elsewhere:
     """The examples ready to vote: unit question vectors, in-scope labels and guide keys (rows aligned)."""
 
-    def __init__(self, vectors: np.ndarray, in_scope: Sequence[bool], guides: Sequence[str]) -> None:
+    def __init__(
+        self, vectors: np.ndarray, in_scope: Sequence[bool], guides: Sequence[str], answers: np.ndarray | None = None
+    ) -> None:
         self.vectors = np.asarray(vectors, dtype=np.float32)
         self.in_scope = np.asarray(in_scope, dtype=np.float64)
         self.guides = np.asarray([guide_key(g) for g in guides], dtype=object)
+        self.answers = np.asarray(answers, dtype=np.float32) if answers is not None and len(answers) else None
+        """Answer vectors, rows aligned with the questions (zero rows where there is none)."""
 
     @classmethod
     def of(
@@ -103,15 +115,23 @@ class Elsewhere:
         shipped: ExampleVectors | None,
         embedder: tuple[str, int],
         encode: Callable[[list[str]], np.ndarray],
+        shipped_answers: ExampleVectors | None = None,
     ) -> Elsewhere:
-        """The examples with their shipped vectors when they came from this embedder (its model id and
-        dimension), else embedded now with ``encode``."""
-        same = shipped is not None and (shipped.embedder, shipped.dimension) == embedder
-        vectors = shipped.unpack(len(examples)) if same else None
+        """The examples with their shipped question vectors when they came from this embedder (its
+        model id and dimension), else embedded now with ``encode``; their answer vectors only from
+        this embedder (for another, ``answer_prototype`` has none and ``answer_like`` is 0)."""
+
+        def same(packed: ExampleVectors | None) -> bool:
+            return packed is not None and (packed.embedder, packed.dimension) == embedder
+
+        vectors = shipped.unpack(len(examples)) if shipped is not None and same(shipped) else None
         if vectors is None:
             texts = [e.query for e in examples]
             vectors = np.asarray(encode(texts), dtype=np.float32) if texts else np.zeros((0, 1), dtype=np.float32)
-        return cls(vectors, [e.in_scope for e in examples], [e.guide for e in examples])
+        answers = (
+            shipped_answers.unpack(len(examples)) if shipped_answers is not None and same(shipped_answers) else None
+        )
+        return cls(vectors, [e.in_scope for e in examples], [e.guide for e in examples], answers)
 
     def __len__(self) -> int:
         return len(self.guides)
@@ -128,3 +148,23 @@ class Elsewhere:
         if weight.sum() <= 0:
             return NO_VOTE
         return float(weight @ self.in_scope[keep[top]] / weight.sum())
+
+    def answer_prototype(self, qvec: np.ndarray, guide: str) -> np.ndarray | None:
+        """What answered the questions most like ``qvec`` on other guides: the mean of the answer
+        vectors of the ``NEIGHBOURS`` closest answered examples, each weighted as in ``vote``
+        (None when no example of another guide has an answer).
+
+        A unit's dot product with it is ``answer_like``: on a new guide, "what is the job
+        outlook?" is answered by the unit that reads like the projections that answered it on
+        the other guides, even when the question's words are nowhere in that unit."""
+        if self.answers is None:
+            return None
+        keep = np.flatnonzero((self.guides != guide_key(guide)) & (np.abs(self.answers).sum(axis=1) > 0))
+        if not len(keep):
+            return None
+        sim = self.vectors[keep] @ np.asarray(qvec, dtype=np.float32)
+        top = np.argsort(-sim, kind="stable")[:NEIGHBOURS]
+        weight = np.clip(sim[top], 0.0, None).astype(np.float64) ** SHARPNESS
+        if weight.sum() <= 0:
+            return None
+        return (weight @ self.answers[keep[top]] / weight.sum()).astype(np.float32)

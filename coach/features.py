@@ -65,6 +65,8 @@ CANDIDATE_FEATURES = [
     "dense",
     "dense_gap",
     "dense_alone",
+    "answer_like",
+    "answer_like_gap",
     "bm25",
     "passage_rank",
     "heading_sim",
@@ -103,6 +105,9 @@ it (``coach.late``), known for every candidate; ``late_passage`` the same for
 the unit's whole passage, read for the pool only (0 without a cross-encoder).
 ``late_cover`` is how well the unit speaks of the question's worst-covered
 subject word (``coach.late.LateReader.read``; 1 when the question has none).
+``answer_like`` is the unit's cosine with what answered the questions most like
+this one on other guides (``examples.Elsewhere.answer_prototype``; 0 without
+examples), ``answer_like_gap`` its distance to the pool's best.
 ``after_quoted`` is 1/d for a unit d places after one the previous answer
 quoted, in guide order (0 when none is within ``answer.AFTER_QUOTED_REACH``):
 "what comes after that?", "and the cons?", "how does that compare?".
@@ -233,6 +238,7 @@ def candidate_row(
     after_question_sim: float,
     dense: float,
     dense_alone: float,
+    answer_like: float,
     bm25: float,
     passage_rank: int,
     logit: float | None,
@@ -268,6 +274,8 @@ def candidate_row(
         "dense": dense,
         "dense_gap": 0.0,
         "dense_alone": dense_alone,
+        "answer_like": answer_like,
+        "answer_like_gap": 0.0,
         "bm25": bm25,
         "passage_rank": 1.0 / (1.0 + passage_rank),
         "heading_sim": heading_sim,
@@ -307,6 +315,8 @@ def pool_relative(rows: np.ndarray, has_logits: bool) -> np.ndarray:
     rows[:, col["dense_gap"]] = dense - dense.max()
     late = rows[:, col["late"]]
     rows[:, col["late_gap"]] = late - late.max()
+    like = rows[:, col["answer_like"]]
+    rows[:, col["answer_like_gap"]] = like - like.max()
     if has_logits:
         logit = rows[:, col["logit"]]
         rows[:, col["logit_gap"]] = logit - logit.max()

@@ -85,6 +85,9 @@ class AnswerModel(BaseModel):
     (``coach.examples``: the ``elsewhere_vote`` feature)."""
     example_vectors: ExampleVectors | None = None
     """Their question vectors, so loading the model embeds nothing (re-embedded for another embedder)."""
+    answer_vectors: ExampleVectors | None = None
+    """The mean vector of the units that answered each of them (zero rows where none did; the
+    ``answer_like`` feature), the same way, used only with the embedder that made them."""
     trained_on: list[str]
     """The labelled sets it was fitted on (file names with their sha256)."""
     report: dict[str, float] = {}

@@ -92,6 +92,8 @@ class TurnData(BaseModel):
     """``model_id`` of the embedder ``qvec`` came from."""
     vote: float = NO_VOTE
     """``elsewhere_vote``: set by ``with_votes`` from the other guides' turns (``coach.examples``)."""
+    uvecs: np.ndarray | None = None
+    """The candidates' unit vectors (float16, rows aligned with ``rows``), for ``answer_like``."""
     other: TurnData | None = None
     """The same turn read the other way (with its topic, or alone), when collected ``both_readings``."""
 
@@ -127,6 +129,12 @@ def turn_data(guide: str, conv: str, k: int, turn: EvalTurn, q: str, a: Analysis
               for c, t in zip(a.candidates, texts, strict=True)]  # fmt: skip
     labels = np.array([any(e in _norm(t) for e in expected) for t in quoted], dtype=bool)
     subject = subject_words(q)
+    ix = coach.index
+    uvecs = (
+        np.stack([ix.unit_vectors[ix.unit_start[c.passage] + c.unit] for c in a.candidates]).astype(np.float16)
+        if a.candidates
+        else None
+    )
     return TurnData(
         guide=guide, conv=conv, turn=k, abstain=turn.abstain, rows=a.rows, labels=labels,
         words=[len(t.split()) for t in quoted], texts=texts,
@@ -137,26 +145,46 @@ def turn_data(guide: str, conv: str, k: int, turn: EvalTurn, q: str, a: Analysis
         wanted=asked_types(a.res.query if a.res.followup else q), followup=a.res.followup,
         reranked=a.reranked, evidence=a.evidence, query=a.res.query, searched=a.searched, qvec=a.qvec,
         title=coach.index.passages[a.candidates[0].passage].title if a.candidates else "",
-        embedder=coach.embedder.model_id,
+        embedder=coach.embedder.model_id, uvecs=uvecs,
     )  # fmt: skip
 
 
-def examples_of(turns: list[TurnData]) -> tuple[list[Example], np.ndarray]:
-    """Every collected turn as a labelled question (``coach.examples``), with its question vector."""
+Made = tuple[list[Example], np.ndarray, np.ndarray]
+"""Examples with their question vectors and answer vectors (zero rows where there is no answer)."""
+
+
+def examples_of(turns: list[TurnData]) -> Made:
+    """Every collected turn as a labelled question (``coach.examples``), with its question vector
+    and its answer vector: the mean of the vectors of the units that answer it (zero when none does)."""
     kept = [t for t in turns if t.searched and t.qvec is not None and t.embedder == turns[0].embedder]
     examples = [Example(query=t.searched, in_scope=not t.abstain, guide=t.title) for t in kept]
-    vectors = np.vstack([t.qvec for t in kept]).astype(np.float32) if kept else np.zeros((0, 1), dtype=np.float32)
-    return examples, vectors
+    if not kept:
+        return examples, np.zeros((0, 1), dtype=np.float32), np.zeros((0, 1), dtype=np.float32)
+    vectors = np.vstack([t.qvec for t in kept]).astype(np.float32)
+    answers = np.zeros_like(vectors)
+    for k, t in enumerate(kept):
+        if not t.abstain and t.labels.any() and t.uvecs is not None:
+            mean = t.uvecs[t.labels].astype(np.float32).mean(axis=0)
+            answers[k] = mean / max(float(np.linalg.norm(mean)), 1e-9)
+    return examples, vectors, answers
 
 
-def with_votes(turns: list[TurnData], made: tuple[list[Example], np.ndarray] | None = None) -> list[TurnData]:
-    """``turns`` with their ``elsewhere_vote`` from the other guides' turns among them, as serving
-    computes it from the model's examples (``made``: ``examples_of(turns)``, when the caller has it)."""
-    examples, vectors = made if made is not None else examples_of(turns)
-    elsewhere = Elsewhere(vectors, [e.in_scope for e in examples], [e.guide for e in examples])
+def with_votes(turns: list[TurnData], made: Made | None = None) -> list[TurnData]:
+    """``turns`` with their ``elsewhere_vote`` and ``answer_like`` columns from the other guides'
+    turns among them, as serving computes them from the model's examples (``made``:
+    ``examples_of(turns)``, when the caller has it)."""
+    examples, vectors, answers = made if made is not None else examples_of(turns)
+    elsewhere = Elsewhere(vectors, [e.in_scope for e in examples], [e.guide for e in examples], answers)
+    like = CANDIDATE_FEATURES.index("answer_like")
 
     def voted(t: TurnData) -> TurnData:
         update: dict = {"vote": elsewhere.vote(t.qvec, t.title) if t.qvec is not None else NO_VOTE}
+        rows = t.rows.copy()
+        rows[:, like] = 0.0
+        proto = elsewhere.answer_prototype(t.qvec, t.title) if t.qvec is not None else None
+        if proto is not None and t.uvecs is not None and len(rows):
+            rows[:, like] = t.uvecs.astype(np.float32) @ proto
+        update["rows"] = pool_relative(rows, has_logits=t.reranked)
         if t.other is not None:
             update["other"] = voted(t.other)
         return t.model_copy(update=update)
@@ -410,13 +438,15 @@ def fit_model(turns: list[TurnData], log: Log = lambda _: None) -> AnswerModel:
         max_words=max_words,
     )
     report = _offline_report(ranked, p, thresholds)
-    examples, vectors = made
+    examples, vectors, answers = made
+    pack = turns[0].embedder
     log(f"fitted on {len(turns)} turns of {len({t.guide for t in turns})} guides: {report}")
     return AnswerModel(
         version=MODEL_VERSION, first=first, first_plain=first_plain, ranker=ranker, plain_ranker=plain,
         answerable=answerable,
         answerable_first=answerable_first, thresholds=thresholds, trained_on=[], report=report,
-        examples=examples, example_vectors=ExampleVectors.pack(vectors, turns[0].embedder) if examples else None,
+        examples=examples, example_vectors=ExampleVectors.pack(vectors, pack) if examples else None,
+        answer_vectors=ExampleVectors.pack(answers, pack) if np.abs(answers).sum() > 0 else None,
     )  # fmt: skip
 
 

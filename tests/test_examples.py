@@ -75,3 +75,28 @@ def test_the_answer_path_weighs_the_vote_of_other_guides(real_coach):
         votes[q] = a.qrow[col]
         assert votes[q] == pytest.approx(real_coach.elsewhere().vote(a.qvec, title))
     assert votes["What does this job pay?"] > 0.8 and votes["which pizza place in Chicago is the best?"] < 0.2
+
+
+def test_a_new_question_is_read_with_what_answered_questions_like_it_on_other_guides():
+    """A question like "What is the job outlook?" on a new guide: the answers other guides gave to questions like it
+    make the prototype; an example without an answer (out of scope) or of the same guide adds nothing."""
+    outlook, growth, pay_row = _vec(1, 0, 0), _vec(0, 1, 0), _vec(0, 0, 1)
+    questions = np.vstack([outlook, outlook, outlook, WEATHER])
+    answers = np.vstack([growth, pay_row, np.zeros(3), np.zeros(3)]).astype(np.float32)
+    guides = ["Welder", "Welder", "Lifeguard", "Lifeguard"]
+    elsewhere = Elsewhere(questions, [True, True, False, False], guides, answers)
+    proto = elsewhere.answer_prototype(outlook, guide="Electricians")
+    assert proto is not None and proto @ growth == pytest.approx(proto @ pay_row) and proto @ growth > 0.4
+    # Asked on the welder guide itself, only the lifeguard guide speaks, and it answered nothing.
+    assert elsewhere.answer_prototype(outlook, guide="welder") is None
+    # A model without answer vectors (or from another embedder) has no prototype.
+    assert Elsewhere(questions, [True] * 4, guides).answer_prototype(outlook, guide="Electricians") is None
+    packed = ExampleVectors.pack(answers, "fake")
+    examples = [Example(query=q, in_scope=True, guide=g) for q, g in zip(TEXTS, ["Welder"] * 3, strict=False)]
+    assert Elsewhere.of(examples[:3], None, ("fake", 3), _encode, packed).answers is None  # rows differ: damaged
+    assert (
+        Elsewhere.of(examples[:3], None, ("other", 3), _encode, ExampleVectors.pack(answers[:3], "fake")).answers
+        is None
+    )
+    same = Elsewhere.of(examples[:3], None, ("fake", 3), _encode, ExampleVectors.pack(answers[:3], "fake"))
+    assert same.answers is not None and np.allclose(same.answers, answers[:3], atol=0.01)

@@ -49,7 +49,7 @@ def _row(
 ) -> list[float]:  # fmt: skip
     return candidate_row(
         unit_text=text, context=f"Guide > Pay: {text}", kind="sentence", unit_pos=1, heading="Pay",
-        heading_sim=0.3, after_question_sim=0.0, dense=dense, dense_alone=dense, bm25=0.5, passage_rank=0,
+        heading_sim=0.3, after_question_sim=0.0, dense=dense, dense_alone=dense, answer_like=0.0, bm25=0.5, passage_rank=0,
         logit=logit, late=late, late_passage=late_passage, late_cover=1.0, qstems=set(), subject=subject_weights(question_subject),
         qnames=[],
         wanted=["amount"], focus=0.0, repeat=False, after_quoted=0.0,
@@ -192,3 +192,33 @@ def test_the_model_keeps_its_labelled_questions_and_votes_from_other_guides_only
     assert [e.query for e in model.examples] == [t.searched for t in turns]
     assert model.example_vectors is not None and model.example_vectors.embedder == "e"
     assert np.allclose(model.example_vectors.unpack(len(turns)), [t.qvec for t in turns], atol=0.01)
+
+
+def test_a_unit_like_what_answered_similar_questions_elsewhere_is_marked_from_other_guides_only():
+    """``answer_like``: a guide's turns read the answers of the other guides' similar questions, never
+    their own, and the model ships the answer vectors it fitted with."""
+    from coach.train import with_votes
+
+    rng = np.random.default_rng(5)
+    q = np.asarray([1.0, 0.0, 0.0], dtype=np.float32)
+    like = CANDIDATE_FEATURES.index("answer_like")
+
+    def turn(guide: str, k: int) -> TurnData:
+        t = _turn(guide, rng, abstain=(k % 5 == 0))
+        uvecs = np.tile(np.asarray([0.0, 0.0, 1.0], dtype=np.float16), (len(t.rows), 1))
+        uvecs[t.labels] = np.asarray([0.0, 1.0, 0.0], dtype=np.float16)  # every guide's answers read alike
+        return t.model_copy(
+            update={"searched": f"{guide} q{k}", "qvec": q, "title": guide.upper(), "embedder": "e", "uvecs": uvecs}
+        )
+
+    turns = [turn(g, k) for g in "abc" for k in range(10)]
+    alone = with_votes(turns[:10])
+    assert not any(t.rows[:, like].any() for t in alone)  # no other guide: nothing to read like
+    for t in with_votes(turns):
+        if t.labels.any():
+            assert t.rows[t.labels, like].min() > 0.9 and t.rows[~t.labels, like].max() < 0.1
+    model = fit_model(turns)
+    assert model.answer_vectors is not None and model.answer_vectors.embedder == "e"
+    shipped = model.answer_vectors.unpack(len(turns))
+    assert shipped is not None and np.allclose(shipped[[t.labels.any() for t in turns]], [0.0, 1.0, 0.0], atol=0.01)
+    assert not shipped[[t.abstain for t in turns]].any()
