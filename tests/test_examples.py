@@ -100,3 +100,24 @@ def test_a_new_question_is_read_with_what_answered_questions_like_it_on_other_gu
     )
     same = Elsewhere.of(examples[:3], None, ("fake", 3), _encode, ExampleVectors.pack(answers[:3], "fake"))
     assert same.answers is not None and np.allclose(same.answers, answers[:3], atol=0.01)
+
+
+@pytest.mark.slow
+def test_the_answer_path_reads_each_unit_against_the_answers_of_other_guides(real_coach):
+    """The shipped model carries its examples' answer vectors, and every candidate's ``answer_like``
+    is its unit vector against the prototype of the other guides' answers, never this guide's own."""
+    from coach.features import CANDIDATE_FEATURES
+
+    col = CANDIDATE_FEATURES.index("answer_like")
+    ix = real_coach.index
+    title = ix.passages[0].title
+    a = real_coach.analyze("What is the job outlook?", [])
+    proto = real_coach.elsewhere().answer_prototype(a.qvec, title)
+    assert proto is not None
+    for c, row in zip(a.candidates, a.rows, strict=True):
+        uvec = ix.unit_vectors[ix.unit_start[c.passage] + c.unit].astype(np.float32)
+        assert row[col] == pytest.approx(float(proto @ uvec), abs=1e-5)
+    # The outlook figure reads more like the other guides' outlook answers than most candidates do.
+    likes = {c.get(ix).text: row[col] for c, row in zip(a.candidates, a.rows, strict=True)}
+    outlook = max(v for t, v in likes.items() if "7%" in t)
+    assert outlook > np.median(list(likes.values()))
