@@ -136,18 +136,24 @@ class Elsewhere:
     def __len__(self) -> int:
         return len(self.guides)
 
-    def vote(self, qvec: np.ndarray, guide: str) -> float:
-        """Weighted share of in-scope questions among the ``NEIGHBOURS`` examples of guides other
-        than ``guide`` closest to ``qvec`` (``NO_VOTE`` without any)."""
-        keep = np.flatnonzero(self.guides != guide_key(guide))
+    def _neighbours(self, qvec: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ``NEIGHBOURS`` rows of ``keep`` closest to ``qvec`` and their weights (cosine to the
+        power ``SHARPNESS``), or None when there are none or none is close at all."""
         if not len(keep):
-            return NO_VOTE
+            return None
         sim = self.vectors[keep] @ np.asarray(qvec, dtype=np.float32)
         top = np.argsort(-sim, kind="stable")[:NEIGHBOURS]
         weight = np.clip(sim[top], 0.0, None).astype(np.float64) ** SHARPNESS
-        if weight.sum() <= 0:
+        return (keep[top], weight / weight.sum()) if weight.sum() > 0 else None
+
+    def vote(self, qvec: np.ndarray, guide: str) -> float:
+        """Weighted share of in-scope questions among the ``NEIGHBOURS`` examples of guides other
+        than ``guide`` closest to ``qvec`` (``NO_VOTE`` without any)."""
+        found = self._neighbours(qvec, np.flatnonzero(self.guides != guide_key(guide)))
+        if found is None:
             return NO_VOTE
-        return float(weight @ self.in_scope[keep[top]] / weight.sum())
+        rows, weight = found
+        return float(weight @ self.in_scope[rows])
 
     def answer_prototype(self, qvec: np.ndarray, guide: str) -> np.ndarray | None:
         """What answered the questions most like ``qvec`` on other guides: the mean of the answer
@@ -159,12 +165,9 @@ class Elsewhere:
         the other guides, even when the question's words are nowhere in that unit."""
         if self.answers is None:
             return None
-        keep = np.flatnonzero((self.guides != guide_key(guide)) & (np.abs(self.answers).sum(axis=1) > 0))
-        if not len(keep):
+        answered = np.abs(self.answers).sum(axis=1) > 0
+        found = self._neighbours(qvec, np.flatnonzero((self.guides != guide_key(guide)) & answered))
+        if found is None:
             return None
-        sim = self.vectors[keep] @ np.asarray(qvec, dtype=np.float32)
-        top = np.argsort(-sim, kind="stable")[:NEIGHBOURS]
-        weight = np.clip(sim[top], 0.0, None).astype(np.float64) ** SHARPNESS
-        if weight.sum() <= 0:
-            return None
-        return (weight @ self.answers[keep[top]] / weight.sum()).astype(np.float32)
+        rows, weight = found
+        return (weight @ self.answers[rows]).astype(np.float32)
