@@ -429,7 +429,8 @@ class Coach:
                     unit_text=unit.text, context=c.context, kind=unit.kind, unit_pos=c.unit,
                     heading=heading_text(passage), heading_sim=hsim,
                     after_question_sim=self._after_question(c, qc.qvec), dense=c.dense,
-                    dense_alone=float(uvec @ qc.avec), answer_like=qc.answer_like(passage.title, uvec), bm25=c.lexical, passage_rank=c.passage_rank,
+                    dense_alone=float(uvec @ qc.avec), answer_like=qc.answer_like(passage.title, uvec),
+                    bm25=c.lexical, passage_rank=c.passage_rank,
                     logit=float(logits[k]) if logits is not None else None,
                     late=float(late[k]) if late is not None else 0.0,
                     late_passage=float(late_passages[k]) if late_passages is not None else None,
@@ -789,7 +790,8 @@ class _QuestionContext:
         self.wanted = asked_types(res.query if res.followup else q)
 
     def answer_like(self, title: str, uvec: np.ndarray) -> float:
-        """The unit's cosine with what answered questions like this one on other guides (0 without examples)."""
+        """``answer_like``: the unit vector's dot product with what answered questions like this one on
+        guides other than ``title`` (``Elsewhere.answer_prototype``, once per guide; 0 without one)."""
         if title not in self._protos:
             found = self._elsewhere.answer_prototype(self.qvec, title) if self._elsewhere is not None else None
             self._protos[title] = found

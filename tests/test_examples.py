@@ -105,7 +105,8 @@ def test_a_new_question_is_read_with_what_answered_questions_like_it_on_other_gu
 @pytest.mark.slow
 def test_the_answer_path_reads_each_unit_against_the_answers_of_other_guides(real_coach):
     """The shipped model carries its examples' answer vectors, and every candidate's ``answer_like``
-    is its unit vector against the prototype of the other guides' answers, never this guide's own."""
+    is its unit vector against the prototype of the other guides' answers (that a guide's own
+    examples never count: the tests above)."""
     from coach.features import CANDIDATE_FEATURES
 
     col = CANDIDATE_FEATURES.index("answer_like")
