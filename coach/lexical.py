@@ -29,8 +29,13 @@ def _stemmer():  # noqa: ANN202
     return Stemmer.Stemmer("english")
 
 
+DOTTED_RE = re.compile(r"\b[A-Za-z](?:\.[A-Za-z])+\b\.?")
+"""Initials written with dots ("U.S.", "U.K", "a.m."): one word, as job seekers type them ("US")."""
+
+
 def words(text: str) -> list[str]:
-    """Lower-cased words, apostrophes normalised."""
+    """Lower-cased words, apostrophes normalised, dotted initials joined ("U.S." -> "us")."""
+    text = DOTTED_RE.sub(lambda m: m.group().replace(".", ""), text)
     return [w.lower().replace("’", "'") for w in WORD_RE.findall(text)]
 
 

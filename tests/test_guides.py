@@ -259,6 +259,18 @@ def test_a_guide_is_named_by_its_file_name_too(fake_embedder, tmp_path):
     assert named_guide(index, "what do wind turbine technicians earn?") == WIND
 
 
+def test_a_country_typed_without_dots_is_one_the_guide_names_with_them(fake_embedder, tmp_path):
+    guide = (
+        "Software Engineer\n\nPay\nAccording to the [U.S Bureau of Labor Statistics](https://www.bls.gov/ooh/), "
+        "the median salary for software engineers is $109,020 per year.\n\n"
+        "Skills\nMost U.K. employers look for Git and testing.\n"
+    )
+    index = small_coach(tmp_path, fake_embedder, {"software-engineer.md": guide}).index
+    # "in the US?" asks about a place the guide names ("U.S"), not one it never mentions.
+    assert index.knows("us") and index.knows("uk")
+    assert index.lexical_scores(["us"]).max() > 0
+
+
 def test_scoped_answers_quote_only_that_guide(multi):
     for guide in (WIND, DENTAL):
         answer = multi.ask("What skills do I need?", guide=guide)
