@@ -3,7 +3,8 @@
 A small rule-based splitter: a sentence ends at ``.``, ``!`` or ``?`` (plus any
 closing quotes or brackets) followed by whitespace and an upper-case letter,
 digit, quote, bracket or currency sign, unless the word before the stop is an
-abbreviation (``e.g.``, ``U.S.``, ``Dr.``) or an initial.
+abbreviation (``e.g.``, ``U.S.``, ``Dr.``) or an initial, also where it opens a
+bracket, a quote, a Markdown link or emphasis ("The [U.S. Bureau ...](...)").
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
         stop = m.end()
         word_start = text.rfind(" ", seg_start, m.start()) + 1
         word_start = max(word_start, seg_start)
-        word = text[word_start : m.start() + 1].lower().lstrip("(\"'")
+        word = text[word_start : m.start() + 1].lower().lstrip("(\"'[*_")
         if m.group(0)[0] == "." and (word in ABBREVIATIONS or INITIALS_RE.match(word)):
             continue
         _add(text, seg_start, stop, spans)

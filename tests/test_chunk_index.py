@@ -56,6 +56,20 @@ def test_sentences_and_rows_are_never_cut():
     assert all(u.text.endswith("USD") for u in rows)
 
 
+def test_an_abbreviation_that_opens_a_markdown_link_does_not_end_the_sentence():
+    from coach.sentences import split_sentences
+
+    text = (
+        "The [U.S. Bureau of Labor Statistics](https://www.bls.gov/ooh/) predicts a 25% increase. "
+        "Most **U.S. employers** hire graduates. Pay is high."
+    )
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "The [U.S. Bureau of Labor Statistics](https://www.bls.gov/ooh/) predicts a 25% increase.",
+        "Most **U.S. employers** hire graduates.",
+        "Pay is high.",
+    ]
+
+
 def test_a_run_on_paragraph_is_split_under_the_bound(tmp_path):
     text = "Title Line\n\n" + " ".join(["word"] * 1000) + "\n"
     passages = chunk_guide(parse_guide(text, "long.txt"))
