@@ -81,6 +81,18 @@ def test_markup_in_a_question_is_shown_as_text(app_env):
     assert "\\<script\\>" in shown and "\\*\\*bold\\*\\*" in shown
 
 
+def test_a_link_in_a_markdown_guide_reads_as_a_link_not_as_its_syntax():
+    from views.shared import safe_quote
+
+    quote = "To learn more, give [this article](https://www.freecodecamp.org/news/remote-work/) a read."
+    shown = safe_quote(quote)
+    # The label is a link to its page; no bracket or address is shown as text.
+    assert "[this article](https://www.freecodecamp.org/news/remote-work/)" in shown
+    assert shown.startswith("To learn more, give [") and shown.endswith(" a read\\.")
+    # Anything that is not a web link stays literal text.
+    assert safe_quote("[x](javascript:alert(1)) **b**") == "\\[x\\]\\(javascript\\:alert\\(1\\)\\) \\*\\*b\\*\\*"
+
+
 def test_staff_page_locked_without_password(app_env):
     at = chat()
     at.switch_page("views/staff.py").run()

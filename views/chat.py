@@ -9,7 +9,7 @@ import streamlit as st
 from coach.answer import history_turn
 from coach.errors import CoachError
 from coach.retrieve import conversation_guide
-from views.shared import audit_store, citation_view, coach, safe, settings
+from views.shared import audit_store, citation_view, coach, safe, safe_quote, settings
 
 STARTERS = [
     "What does this job pay?",
@@ -94,7 +94,7 @@ def render(message: dict, n: int) -> None:
                         state.pending = f"Tell me about {section}"
                         st.rerun()
         else:
-            st.markdown(" ".join(f"{safe(s.text)} **[{s.citation}]**" for s in answer.sentences))
+            st.markdown(" ".join(f"{safe_quote(s.text)} **[{s.citation}]**" for s in answer.sentences))
             for s in answer.sentences:
                 if row := s.labelled_row():  # the quote stays verbatim above; the row is read with its columns here
                     st.caption(safe(row))

@@ -19,6 +19,25 @@ def safe(text: str) -> str:
     return MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
+LINK_RE = re.compile(r"\[([^\[\]\n]+)\]\((https?://[^\s()<>]+)\)")
+"""A Markdown guide's inline link to a web page: ``[label](https://...)``."""
+
+
+def safe_quote(text: str) -> str:
+    """A verbatim quote from a guide as Markdown: its web links read as links, the rest as text.
+
+    A Markdown guide's sentence "give [this article](https://...) a read" would
+    otherwise show its link syntax and address; nothing else is rendered.
+    """
+    text = " ".join(text.split())
+    out, last = [], 0
+    for m in LINK_RE.finditer(text):
+        out += [MD_SPECIAL.sub(r"\\\1", text[last : m.start()]), f"[{safe(m.group(1))}]({m.group(2)})"]
+        last = m.end()
+    out.append(MD_SPECIAL.sub(r"\\\1", text[last:]))
+    return "".join(out)
+
+
 def settings() -> Settings:
     return Settings.from_env()
 
