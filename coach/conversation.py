@@ -68,7 +68,7 @@ class Resolution(BaseModel):
 
 def _subject_matches(text: str) -> list[tuple[str, int, int]]:
     """(word, start, end) of each content word of ``text`` that could name a topic on its own."""
-    found = ((lexical.words(m.group())[0], m.start(), m.end()) for m in lexical.WORD_RE.finditer(text))
+    found = ((lexical.words(m.group())[0], m.start(), m.end()) for m in lexical.TOKEN_RE.finditer(text))
     return [(w, a, b) for w, a, b in found if w not in lexical.STOPWORDS and w not in GENERIC]
 
 

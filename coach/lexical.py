@@ -32,6 +32,9 @@ def _stemmer():  # noqa: ANN202
 DOTTED_RE = re.compile(r"\b[A-Za-z](?:\.[A-Za-z])+\b\.?")
 """Initials written with dots ("U.S.", "U.K", "a.m."): one word, as job seekers type them ("US")."""
 
+TOKEN_RE = re.compile(f"{DOTTED_RE.pattern}|{WORD_RE.pattern}")
+"""One word of ``words`` where it stands in the text: dotted initials whole, else ``WORD_RE``."""
+
 
 def words(text: str) -> list[str]:
     """Lower-cased words, apostrophes normalised, dotted initials joined ("U.S." -> "us")."""

@@ -89,6 +89,8 @@ def test_a_link_in_a_markdown_guide_reads_as_a_link_not_as_its_syntax():
     # The label is a link to its page; no bracket or address is shown as text.
     assert "[this article](https://www.freecodecamp.org/news/remote-work/)" in shown
     assert shown.startswith("To learn more, give [") and shown.endswith(" a read\\.")
+    wiki = "[Carpentry](https://en.wikipedia.org/wiki/Carpentry_(trade))"
+    assert safe_quote(f"See {wiki}.") == f"See {wiki}\\."
     # Anything that is not a web link stays literal text.
     assert safe_quote("[x](javascript:alert(1)) **b**") == "\\[x\\]\\(javascript\\:alert\\(1\\)\\) \\*\\*b\\*\\*"
 

@@ -14,7 +14,9 @@ from coach.cli import build_parser
 from coach.clutter import load_settings, shared_lines
 from coach.corpus import scan_corpus
 from coach.errors import CoachError
+from coach.conversation import subject_words
 from coach.evaluate import Conversation, _norm, load_sets, read_conversations, run_conversation
+from coach.features import unknown_words
 from coach.index import build_index, load_index
 from coach.model import load_model
 from coach.parse import excluded_sections, parse_corpus, parse_guide
@@ -269,6 +271,9 @@ def test_a_country_typed_without_dots_is_one_the_guide_names_with_them(fake_embe
     # "in the US?" asks about a place the guide names ("U.S"), not one it never mentions.
     assert index.knows("us") and index.knows("uk")
     assert index.lexical_scores(["us"]).max() > 0
+    # Typed with dots or without, the place is one the guide names: no unknown word.
+    for q in ("What is the median salary in the US?", "median salary for software engineers in the U.S.?"):
+        assert "us" in subject_words(q) and unknown_words(subject_words(q), index.knows) == [], q
 
 
 def test_scoped_answers_quote_only_that_guide(multi):

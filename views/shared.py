@@ -19,8 +19,9 @@ def safe(text: str) -> str:
     return MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
-LINK_RE = re.compile(r"\[([^\[\]\n]+)\]\((https?://[^\s()<>]+)\)")
-"""A Markdown guide's inline link to a web page: ``[label](https://...)``."""
+LINK_RE = re.compile(r"\[([^\[\]\n]*[^\s\[\]][^\[\]\n]*)\]\((https?://(?:[^\s()<>\\]|\([^\s()<>\\]*\))+)\)")
+"""A Markdown guide's inline link to a web page: ``[label](https://...)``, a visible label,
+an address without spaces, brackets or backslashes (one level of parentheses allowed)."""
 
 
 def safe_quote(text: str) -> str:
