@@ -3,7 +3,9 @@
 Shapes understood, none tied to one publisher:
 
 * headings: a short title-like line standing alone between blank lines, or
-  directly followed by a paragraph, a list or a table (no blank line needed);
+  directly followed by a paragraph, a list or a table (no blank line needed;
+  in sentence case only when it opens its run of lines and a whole paragraph
+  follows, "Front-end developer job outlook");
   a heading directly followed by another heading is its parent, and the
   heading that opens a blank-line-separated run owns the other headings of
   that run, unless the run is a list of entries (every heading followed by
@@ -50,6 +52,8 @@ ENTRY_MAX_PARAGRAPHS = 2
 ENTRY_MIN_HEADINGS = 2
 # A line without a final stop is text (not one more short label) above this many words.
 TEXT_MIN_WORDS = 10
+# A heading in sentence case, directly above its paragraph, has at most this many words.
+SENTENCE_CASE_HEADING_MAX_WORDS = 10
 
 
 @dataclass
@@ -169,6 +173,24 @@ def _heading_run(lines: list[Line], i: int) -> int:
     if _short_line(follower):
         return 0
     return j - i
+
+
+def _sentence_case_heading(lines: list[Line], i: int) -> bool:
+    """A heading in sentence case ("Front-end developer job outlook") opening its run, right above a paragraph.
+
+    Title Case is not needed here because the evidence is the shape around the
+    line: it follows a blank line, holds a few words without a comma or a final
+    stop, and the line under it is a whole paragraph of sentences, not a short
+    label or a list.
+    """
+    ln = lines[i]
+    if not ln.blank_before or ln.blank_after or i + 1 >= len(lines) or _starts_block(ln):
+        return False
+    t = ln.text
+    if "," in t or ends_sentence(t) or not is_title_like(t, SENTENCE_CASE_HEADING_MAX_WORDS):
+        return False
+    below = lines[i + 1]
+    return not _starts_block(below) and len(words(below.text)) >= TEXT_MIN_WORDS and ends_sentence(below.text)
 
 
 def _heading(line: Line, **kw: object) -> Token:
@@ -358,6 +380,10 @@ def tokenize(text: str) -> list[Token]:
         # Heading: a title-like line standing alone between blank lines.
         list_follows = i + 1 < n and LONE_NUMBER_RE.match(lines[i + 1].text) is not None
         if ln.blank_before and (ln.blank_after or list_follows) and (is_title_like(t) or is_question_heading(t)):
+            tokens.append(_heading(ln))
+            i += 1
+            continue
+        if _sentence_case_heading(lines, i):
             tokens.append(_heading(ln))
             i += 1
             continue

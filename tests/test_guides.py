@@ -12,9 +12,9 @@ from coach.answer import Coach
 from coach.chunk import chunk_guide, unit_context
 from coach.cli import build_parser
 from coach.clutter import load_settings, shared_lines
+from coach.conversation import subject_words
 from coach.corpus import scan_corpus
 from coach.errors import CoachError
-from coach.conversation import subject_words
 from coach.evaluate import Conversation, _norm, load_sets, read_conversations, run_conversation
 from coach.features import unknown_words
 from coach.index import build_index, load_index

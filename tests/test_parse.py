@@ -187,6 +187,28 @@ def test_headings_directly_above_their_text_and_tab_tables():
     ]
 
 
+def test_a_heading_in_sentence_case_above_its_paragraph_is_a_section():
+    text = (
+        "Front-End Developer\n\n"
+        "Front-end developer job outlook\n"
+        "Web developer jobs should grow by 23 percent from 2021 to 2031, well above the average.\n\n"
+        "Average salary for front-end developers\n"
+        "Glassdoor reports an average yearly pay of $84,235 for front-end developers in the US.\n\n"
+        "For more on careers in design and development visit\n"
+        "our page.\n"
+    )
+    g = parse_guide(text, "front-end.txt")
+    assert paths(g)[:2] == [
+        ["Front-End Developer", "Front-end developer job outlook"],
+        ["Front-End Developer", "Average salary for front-end developers"],
+    ]
+    quotable = [u.text for u in units(g)]
+    assert "Front-end developer job outlook" not in quotable
+    assert any(u.startswith("Web developer jobs should grow") for u in quotable)
+    # A sentence that lost its stop, above a short line, stays text.
+    assert not any(p[-1].startswith("For more on careers") for p in paths(g))
+
+
 def test_bls_profile_sections_and_title():
     g = shared(FOREST)
     title = "Forest and Conservation Workers"
