@@ -12,6 +12,8 @@ The signals are general, never one site's words:
 
 * **marketing vocabulary**: sign-up, subscription, pricing-per-month,
   newsletter, cookie and copyright language;
+* **media pointers**: a line that points at a video the flattened text does
+  not hold ("Watch the video below to see ...");
 * **call-to-action lines**: a short line led by an imperative ("View
   examples", "Get started", "Assess your readiness") with no sentence stop;
 * **link lists**: a list under a heading that is itself a call to action or a
@@ -62,6 +64,11 @@ MARKETING_RE = re.compile(
     """,
     re.I | re.X,
 )
+# A line that points at a video on the page: the flattened text never holds it, so the
+# whole line says nothing a job seeker can read ("Watch the video below to see ...").
+MEDIA_POINTER_RE = re.compile(
+    r"\bwatch\s+(?:the|this|our|a)\s+(?:short\s+)?videos?\b|\bvideos?\s+(?:below|above)\b", re.I
+)
 # A heading that announces a list of links rather than content.
 LINK_HEADING_RE = re.compile(
     r"^(?:related|similar|popular|recommended|trending|more|latest|you\s+may\s+also|further|explore|see\s+also)\b"
@@ -87,6 +94,7 @@ REPEATS_IN_GUIDE = 3
 # it only adds to stronger evidence.
 WEAK = {"repeated on the page", "repeated across guides"}
 SECTION_SHARE = 0.5
+MEDIA_POINTER = "points to a video"
 
 
 class GuideSettings(BaseModel):
@@ -160,6 +168,8 @@ def unit_signal(text: str, repeated: set[str], shared: frozenset[str]) -> str | 
     n = norm(text)
     if MARKETING_RE.search(text):
         return "marketing"
+    if MEDIA_POINTER_RE.search(text):
+        return MEDIA_POINTER
     if is_cta(" ".join(text.split())):
         return "call to action"
     if len(n.split()) >= 2 and n in repeated:
@@ -318,8 +328,10 @@ def sift(
 
 
 def _short(sec: RawSection, sigs: list[str | None]) -> bool:
-    """Every flagged line is label-sized: one word such as "premium" in a real sentence is not enough."""
-    return all(len(u.text.split()) <= CTA_MAX_WORDS for u, s in zip(sec.units, sigs, strict=True) if s)
+    """Every flagged line is label-sized (or a pointer to a video): one word such as "premium" in a real sentence is not enough."""
+    return all(
+        len(u.text.split()) <= CTA_MAX_WORDS or s == MEDIA_POINTER for u, s in zip(sec.units, sigs, strict=True) if s
+    )
 
 
 def _tail_lead_in(sec: RawSection, j: int) -> str:

@@ -112,6 +112,18 @@ def test_a_sign_up_box_under_the_last_answer_goes_but_the_answer_stays():
     assert not any(s.heading_path[-1] == "Related articles" for s in guide.sections)
 
 
+def test_a_pointer_to_a_video_the_text_does_not_hold_is_never_quoted():
+    text = (
+        "Paramedic\n\nParamedics give emergency care to patients on the way to hospital.\n\n"
+        "Career Videos\nWatch the video below to see what a day in the life of a paramedic is like.\n\n"
+        "Work Environment\nParamedics work shifts, including nights, and record short video clips of scenes for training.\n"
+    )
+    guide = parse_guide(text, "paramedic.txt")
+    units = kept_units(guide)
+    assert not any("watch the video" in u for u in units)
+    assert any("video clips of scenes" in u for u in units)
+
+
 def test_a_newsletter_mentioned_in_real_text_is_not_clutter():
     text = (
         "# Email Marketing Specialist\n\n## What they do\n\n"
