@@ -190,7 +190,13 @@ def _sentence_case_heading(lines: list[Line], i: int) -> bool:
     if "," in t or ends_sentence(t) or not is_title_like(t, SENTENCE_CASE_HEADING_MAX_WORDS):
         return False
     below = lines[i + 1]
-    return not _starts_block(below) and len(words(below.text)) >= TEXT_MIN_WORDS and ends_sentence(below.text)
+    # The paragraph starts a sentence: a hard-wrapped paragraph's next line runs on in lower case.
+    return (
+        not _starts_block(below)
+        and below.text[0].isupper()
+        and len(words(below.text)) >= TEXT_MIN_WORDS
+        and ends_sentence(below.text)
+    )
 
 
 def _heading(line: Line, **kw: object) -> Token:
