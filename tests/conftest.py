@@ -8,6 +8,7 @@ import os
 import pwd
 import shlex
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,16 @@ class FakeEmbedder:
             if progress is not None:
                 progress(row + 1, len(texts))
         return out
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_main_module() -> Iterator[None]:
+    """Streamlit's AppTest installs the app script as ``sys.modules["__main__"]`` and leaves it there.
+    A process pool started later with "spawn" would then run that script in every child: the chat
+    page, with the default paths, building the project's own index and writing its audit log."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture
