@@ -31,7 +31,7 @@ def learners() -> dict[str, Learner]:
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 
     from coach.features import EVIDENCE_SIGN, QUESTION_FEATURES
-    from coach.train import fit_linear
+    from coach.train import fit_linear, fit_trees
 
     def linear(signs: dict | None) -> Learner:
         return lambda x, y, z: fit_linear(x, y, QUESTION_FEATURES, QUESTION_FEATURES, signs).proba(z, QUESTION_FEATURES)
@@ -42,8 +42,26 @@ def learners() -> dict[str, Learner]:
             .fit(x, y).predict_proba(z)[:, 1]
         )  # fmt: skip
 
+    def trees(**size: int) -> Learner:
+        def learn(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+            from coach import train
+
+            saved = dict(train.TREES)
+            train.TREES.update(size)
+            try:
+                return fit_trees(x, y, QUESTION_FEATURES, EVIDENCE_SIGN).proba(z, QUESTION_FEATURES)
+            finally:
+                train.TREES.clear()
+                train.TREES.update(saved)
+
+        return learn
+
     return {
-        "logistic, evidence signs (shipped)": linear(EVIDENCE_SIGN),
+        "boosted trees, monotone (shipped)": trees(),
+        "  the same, depth 1": trees(max_depth=1),
+        "  the same, depth 3": trees(max_depth=3),
+        "  the same, 150 rounds": trees(max_iter=150),
+        "logistic, evidence signs": linear(EVIDENCE_SIGN),
         "logistic, free signs": linear(None),
         "gradient boosting, depth 2": hgb(2),
         "gradient boosting, depth 3": hgb(3),
@@ -57,7 +75,7 @@ def main() -> int:
     from sklearn.metrics import roc_auc_score
 
     from coach.model import Thresholds
-    from coach.train import _out_of_guide, choose_abstain_cut, with_votes
+    from coach.train import TREES, _out_of_guide, choose_abstain_cut, with_votes
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--turns", type=Path, required=True, help="a collection saved by followup_readings.py --save")
@@ -71,6 +89,7 @@ def main() -> int:
     y = np.asarray([not r.turn.abstain for r in ranked])
     guide = np.asarray([r.turn.guide for r in ranked])
     print(f"{len(ranked)} turns, {int((~y).sum())} out of scope, {len(set(guide))} guides")
+    print(f"shipped trees: {TREES}")
     print(f"{'learner':<38} {'AUC':>6} {'false abst.':>11} {'oos abst.':>10}")
     for name, learn in learners().items():
         p = np.zeros(len(y))

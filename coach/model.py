@@ -1,7 +1,8 @@
 """The answer model: fitted weights in a small versioned JSON file, loaded once.
 
-Three logistic models, each a standardiser plus weights over named feature
-columns (``coach/features.py``):
+Three models over named feature columns (``coach/features.py``); the two
+rankers are logistic (a standardiser plus weights), the abstention model is
+small boosted trees, monotone in each piece of evidence:
 
 * ``first``: ranks candidate units before the cross-encoder, choosing the few
   it reads (and ranks alone when there is no cross-encoder);
@@ -21,7 +22,7 @@ Inference needs only numpy.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ from pydantic import BaseModel
 from coach.errors import ModelError
 from coach.examples import Example, ExampleVectors
 
-MODEL_VERSION = 4
+MODEL_VERSION = 5
 DEFAULT_MODEL_FILE = Path(__file__).with_name("answer_model.json")
 
 
@@ -50,6 +51,65 @@ class Linear(BaseModel):
         pick = [columns.index(f) for f in self.features]
         z = (x[:, pick] - np.asarray(self.mean)) / np.asarray(self.scale)
         return z @ np.asarray(self.coef) + self.intercept
+
+    def proba(self, x: np.ndarray, columns: list[str]) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.decision(x, columns)))
+
+
+class Trees(BaseModel):
+    """Gradient-boosted decision trees over named columns: scikit-learn's
+    ``HistGradientBoostingClassifier`` written out node by node (``coach.train.fit_trees``).
+
+    Per tree and node: the column it splits on (-1 at a leaf), the threshold
+    (a value at or below it goes left), the two children, where a missing value
+    goes, and the leaf value. The log-odds of a row is ``baseline`` plus the
+    value of the leaf it reaches in every tree.
+    """
+
+    features: list[str]
+    baseline: float
+    feature: list[list[int]]
+    threshold: list[list[float]]
+    left: list[list[int]]
+    right: list[list[int]]
+    missing_left: list[list[bool]]
+    value: list[list[float]]
+
+    @cached_property
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        """The trees as padded (trees x nodes) arrays, so every tree is walked at once."""
+        width = max(len(f) for f in self.feature)
+
+        def pad(rows: list[list], fill: float, dtype: type) -> np.ndarray:
+            return np.asarray([r + [fill] * (width - len(r)) for r in rows], dtype=dtype)
+
+        return (
+            pad(self.feature, -1, np.int64),
+            pad(self.threshold, 0.0, np.float64),
+            pad(self.left, 0, np.int64),
+            pad(self.right, 0, np.int64),
+            pad(self.missing_left, False, bool),
+            pad(self.value, 0.0, np.float64),
+        )
+
+    def decision(self, x: np.ndarray, columns: list[str]) -> np.ndarray:
+        """Log-odds for each row of ``x`` (whose columns are named by ``columns``)."""
+        if x.size == 0:
+            return np.zeros(0, dtype=np.float64)
+        feature, threshold, left, right, missing_left, value = self._arrays
+        z = np.asarray(x, dtype=np.float64)[:, [columns.index(f) for f in self.features]]
+        trees = np.arange(feature.shape[0])[None, :]
+        rows = np.arange(z.shape[0])[:, None]
+        node = np.zeros((z.shape[0], feature.shape[0]), dtype=np.int64)
+        for _ in range(feature.shape[1]):
+            split = feature[trees, node]
+            inner = split >= 0
+            if not inner.any():
+                break
+            v = z[rows, np.maximum(split, 0)]
+            go_left = np.where(np.isnan(v), missing_left[trees, node], v <= threshold[trees, node])
+            node = np.where(inner, np.where(go_left, left[trees, node], right[trees, node]), node)
+        return value[trees, node].sum(axis=1) + self.baseline
 
     def proba(self, x: np.ndarray, columns: list[str]) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.decision(x, columns)))
@@ -76,8 +136,10 @@ class AnswerModel(BaseModel):
     ranker: Linear
     plain_ranker: Linear
     """The ranker without the late-interaction columns: its order of the pool builds the abstention's question row."""
-    answerable: Linear
-    answerable_first: Linear
+    answerable: Trees | Linear
+    """P(the guide answers the question), from the question row (``QUESTION_FEATURES``); fitted as
+    ``Trees``; a ``Linear`` one only in the bootstrap model that collects training rows."""
+    answerable_first: Trees | Linear
     """Abstention model for the no-cross-encoder path (question rows built from ``first``)."""
     thresholds: Thresholds
     examples: list[Example] = []

@@ -5,9 +5,10 @@
    reading every candidate. Each turn keeps its candidate feature rows and a
    label per candidate: does the unit contain an expected answer string?
 2. **Fit.** ``first`` and ``ranker`` are logistic models over those rows.
-   ``answerable`` (is the question in scope?) is fitted on question rows
-   built from *out-of-guide* ranker scores (the ranker of each guide's turns
-   was fitted without that guide), so it sees the scores a new guide gets.
+   ``answerable`` (is the question in scope?) is small boosted trees, monotone
+   in each piece of evidence, fitted on question rows built from
+   *out-of-guide* ranker scores (the ranker of each guide's turns was fitted
+   without that guide), so it sees the scores a new guide gets.
 3. **Thresholds**, from out-of-guide predictions only: ``abstain_below`` is the
    highest cut whose pooled false abstention stays within the target; the
    extra-unit cut is the one that finds the most answers while the median
@@ -45,7 +46,7 @@ from coach.features import (
     question_row,
     without_readers,
 )
-from coach.model import MODEL_VERSION, AnswerModel, Linear, Thresholds
+from coach.model import MODEL_VERSION, AnswerModel, Linear, Thresholds, Trees
 
 MAX_FALSE_ABSTENTION = 0.04
 """The cut is fitted on the training guides' out-of-guide predictions; a guide
@@ -250,6 +251,39 @@ def fit_linear(
     )
 
 
+TREES = {"max_depth": 2, "max_iter": 300, "learning_rate": 0.05, "min_samples_leaf": 20}
+"""The abstention model's size: depth-2 trees let two pieces of evidence combine ("the best
+unit fits, but names none of the question's subject"); chosen once against depth 1 and 3 and
+150 rounds (``benchmarks/answerable_learners.py``), not tuned per guide."""
+
+
+def fit_trees(x: np.ndarray, y: np.ndarray, features: list[str], signs: dict[str, int] | None = None) -> Trees:
+    """Gradient-boosted trees (``TREES``) over the columns ``features`` of ``x``, written out as ``Trees``.
+
+    With ``signs``, the fit is monotone in each feature that has one: more of a
+    piece of evidence can only move the probability its way (``EVIDENCE_SIGN``).
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    signs = signs or {}
+    clf = HistGradientBoostingClassifier(
+        **TREES, monotonic_cst=[signs.get(f, 0) for f in features], early_stopping=False, random_state=0
+    ).fit(x, y.astype(int))
+    nodes = [tree[0].nodes for tree in clf._predictors]  # one tree per round for two classes
+    return Trees(
+        features=features,
+        baseline=float(np.ravel(clf._baseline_prediction)[0]),
+        feature=[
+            [int(f) if not leaf else -1 for f, leaf in zip(n["feature_idx"], n["is_leaf"], strict=True)] for n in nodes
+        ],
+        threshold=[[float(v) for v in n["num_threshold"]] for n in nodes],
+        left=[[int(v) for v in n["left"]] for n in nodes],
+        right=[[int(v) for v in n["right"]] for n in nodes],
+        missing_left=[[bool(v) for v in n["missing_go_to_left"]] for n in nodes],
+        value=[[round(float(v), 9) for v in n["value"]] for n in nodes],
+    )
+
+
 def _kept(t: TurnData, first: Linear, pool: int) -> tuple[np.ndarray, np.ndarray]:
     """(first-stage scores, indices of the ``pool`` candidates the cross-encoder would read), best first."""
     f = first.decision(t.rows, CANDIDATE_FEATURES)
@@ -342,7 +376,7 @@ def _out_of_guide(turns: list[TurnData], pool: int) -> list[Ranked]:
     return out
 
 
-def _fit_answerable(ranked: list[Ranked], first_path: bool) -> Linear:
+def _fit_answerable(ranked: list[Ranked], first_path: bool) -> Trees:
     """P(the guide answers this question), from question rows.
 
     The label is "in scope", not "the top candidate is right": an in-scope
@@ -352,7 +386,7 @@ def _fit_answerable(ranked: list[Ranked], first_path: bool) -> Linear:
     """
     x = np.asarray([r.qrow_first if first_path else r.qrow for r in ranked])
     y = np.asarray([not r.turn.abstain for r in ranked])
-    return fit_linear(x, y, QUESTION_FEATURES, QUESTION_FEATURES, EVIDENCE_SIGN)
+    return fit_trees(x, y, QUESTION_FEATURES, EVIDENCE_SIGN)
 
 
 def _oof_answerable(ranked: list[Ranked], first_path: bool) -> np.ndarray:

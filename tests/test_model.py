@@ -18,7 +18,7 @@ from coach.features import (
     subject_weights,
     without_readers,
 )
-from coach.model import AnswerModel, Linear, load_model
+from coach.model import AnswerModel, Linear, Trees, load_model
 from coach.train import TurnData, choose_abstain_cut, fit_model, write_model
 
 
@@ -140,6 +140,8 @@ def test_model_file_round_trip_and_clear_errors(tmp_path):
     again = AnswerModel.model_validate_json(path.read_text())
     x = np.ones((2, len(CANDIDATE_FEATURES)))
     assert np.allclose(again.ranker.decision(x, CANDIDATE_FEATURES), shipped.ranker.decision(x, CANDIDATE_FEATURES))
+    q = np.ones((2, len(QUESTION_FEATURES)))
+    assert np.allclose(again.answerable.proba(q, QUESTION_FEATURES), shipped.answerable.proba(q, QUESTION_FEATURES))
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(ModelError, match="damaged"):
@@ -170,6 +172,32 @@ def test_evidence_weighed_against_its_sign_is_dropped():
     signed = fit_linear(x, y, ["top_logit", "top_dense"], ["top_logit", "top_dense"], EVIDENCE_SIGN)
     assert free.coef[1] < 0  # unconstrained, the fit would use it
     assert signed.coef[0] > 0 and signed.coef[1] == 0.0
+
+
+def test_abstention_trees_follow_the_evidence_and_match_scikit_learn():
+    """More of a better match never lowers P(in scope), even where the sample says otherwise; and the
+    trees written to the model file give scikit-learn's own predictions."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from coach.features import EVIDENCE_SIGN
+    from coach.train import TREES, fit_trees
+
+    rng = np.random.default_rng(0)
+    y = rng.random(600) < 0.6
+    logit = np.where(y, 2.0, -2.0) + rng.normal(0, 1, 600)
+    dense = np.where(y, -0.2, 0.2) + rng.normal(0, 0.1, 600)  # an accident of the sample, the wrong way
+    x = np.column_stack([logit, dense])
+    names = ["top_logit", "top_dense"]
+    free, signed = fit_trees(x, y, names), fit_trees(x, y, names, EVIDENCE_SIGN)
+    grid = np.column_stack([np.zeros(50), np.linspace(-0.6, 0.6, 50)])
+    assert np.diff(free.proba(grid, names)).min() < 0  # unconstrained, the fit would use it
+    assert np.diff(signed.proba(grid, names)).min() >= 0
+    assert np.diff(signed.proba(grid[:, ::-1], names)).min() >= 0  # and more logit only raises it
+    clf = HistGradientBoostingClassifier(**TREES, monotonic_cst=[1, 1], early_stopping=False, random_state=0)
+    clf.fit(x, y.astype(int))
+    assert np.allclose(signed.proba(x, names), clf.predict_proba(x)[:, 1], atol=1e-6)
+    again = Trees.model_validate_json(signed.model_dump_json())
+    assert np.allclose(again.proba(x[:, ::-1], names[::-1]), signed.proba(x, names))  # columns by name
 
 
 def test_the_model_keeps_its_labelled_questions_and_votes_from_other_guides_only():
