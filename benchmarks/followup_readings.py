@@ -35,8 +35,9 @@ from coach.train import TurnData  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def collect_both(sets_file: Path, cache: Path) -> list[TurnData]:
-    """Every labelled turn of the sets file, later turns with their other reading (``TurnData.other``)."""
+def collect_both(sets_file: Path, cache: Path, both_readings: bool = True) -> list[TurnData]:
+    """Every labelled turn of the sets file, later turns with their other reading (``TurnData.other``)
+    unless ``both_readings`` is False (then exactly what ``coach train`` collects)."""
     from coach.cli import _quiet_libraries
     from coach.evaluate import load_sets
     from coach.experiment import Workbench
@@ -48,7 +49,7 @@ def collect_both(sets_file: Path, cache: Path) -> list[TurnData]:
     wb = Workbench(sets, cache, Settings(), lambda m: print(m, file=sys.stderr))
     out: list[TurnData] = []
     for gs in wb.sets:
-        out += collect(gs, wb.coach(gs.name, bootstrap_model()), both_readings=True)
+        out += collect(gs, wb.coach(gs.name, bootstrap_model()), both_readings=both_readings)
         print(f"collected {gs.name}: {len(out)} turns", file=sys.stderr)
     return out
 
@@ -116,21 +117,31 @@ def learned_choice(later: list[TurnData], rules: dict, other: dict) -> dict[tupl
     return out
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def collection_args(ap: argparse.ArgumentParser) -> None:
+    """The options of a replay over a collection: where the guides are, and a saved collection to reuse."""
     ap.add_argument("--sets", type=Path, default=ROOT / "eval" / "sets.json", help="labelled guides (eval/sets.json)")
     ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "eval", help="per-guide indexes")
     ap.add_argument("--turns", type=Path, default=None, help="a collection saved by --save (skips collecting)")
     ap.add_argument("--save", type=Path, default=None, help="save the collection here")
-    args = ap.parse_args()
+
+
+def collection(args: argparse.Namespace, both_readings: bool = True) -> list[TurnData]:
+    """The collection ``--turns`` names, or a new one (saved to ``--save`` when given)."""
     if args.turns:
         with open(args.turns, "rb") as f:
-            turns = pickle.load(f)  # noqa: S301 (our own file)
-    else:
-        turns = collect_both(args.sets, args.cache)
-        if args.save:
-            with open(args.save, "wb") as f:
-                pickle.dump(turns, f)
+            return pickle.load(f)  # noqa: S301 (our own file)
+    turns = collect_both(args.sets, args.cache, both_readings)
+    if args.save:
+        with open(args.save, "wb") as f:
+            pickle.dump(turns, f)
+    return turns
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    collection_args(ap)
+    args = ap.parse_args()
+    turns = collection(args)
     rules = replay(turns)
     other = replay([t.other or t for t in turns])
     later = [t for t in turns if t.other is not None]

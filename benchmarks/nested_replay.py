@@ -17,7 +17,6 @@ Later turns follow the collected conversation, not the one the fold model would 
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from pathlib import Path
 
@@ -25,24 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def collect_all(sets_file: Path, cache: Path) -> list:
-    """Every labelled turn of the sets file, collected with the bootstrap model (as ``coach train``)."""
-    from coach.cli import _quiet_libraries
-    from coach.evaluate import load_sets
-    from coach.experiment import Workbench
-    from coach.settings import Settings
-    from coach.train import bootstrap_model, collect
-
-    _quiet_libraries()
-    sets, _ = load_sets(sets_file)
-    wb = Workbench(sets, cache, Settings(), lambda m: print(m, file=sys.stderr))
-    out = []
-    for gs in wb.sets:
-        out += collect(gs, wb.coach(gs.name, bootstrap_model()))
-        print(f"collected {gs.name}: {len(out)} turns", file=sys.stderr)
-    return out
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def replay(turns: list) -> None:
@@ -83,11 +65,10 @@ def _mean(values: list[bool]) -> str:
 
 
 def main() -> int:
+    from followup_readings import collection, collection_args
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sets", type=Path, default=ROOT / "eval" / "sets.json", help="labelled guides (eval/sets.json)")
-    ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "eval", help="per-guide indexes")
-    ap.add_argument("--turns", type=Path, default=None, help="a collection saved by --save (skips collecting)")
-    ap.add_argument("--save", type=Path, default=None, help="save the collection here")
+    collection_args(ap)
     ap.add_argument(
         "--abstention",
         choices=["trees", "logistic"],
@@ -95,14 +76,7 @@ def main() -> int:
         help="the abstention learner: the shipped trees, or the logistic model with evidence signs before them",
     )
     args = ap.parse_args()
-    if args.turns:
-        with open(args.turns, "rb") as f:
-            turns = pickle.load(f)  # noqa: S301 (our own file)
-    else:
-        turns = collect_all(args.sets, args.cache)
-        if args.save:
-            with open(args.save, "wb") as f:
-                pickle.dump(turns, f)
+    turns = collection(args, both_readings=False)
     if args.abstention == "logistic":
         from coach import train
 
