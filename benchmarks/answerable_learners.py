@@ -43,18 +43,7 @@ def learners() -> dict[str, Learner]:
         )  # fmt: skip
 
     def trees(**size: int) -> Learner:
-        def learn(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
-            from coach import train
-
-            saved = dict(train.TREES)
-            train.TREES.update(size)
-            try:
-                return fit_trees(x, y, QUESTION_FEATURES, EVIDENCE_SIGN).proba(z, QUESTION_FEATURES)
-            finally:
-                train.TREES.clear()
-                train.TREES.update(saved)
-
-        return learn
+        return lambda x, y, z: fit_trees(x, y, QUESTION_FEATURES, EVIDENCE_SIGN, **size).proba(z, QUESTION_FEATURES)
 
     return {
         "boosted trees, monotone (shipped)": trees(),

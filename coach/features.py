@@ -166,9 +166,9 @@ EVIDENCE_SIGN = {
     "top_cover": 1, "top3_cover": 1, "pool_cover": 1, "elsewhere_vote": 1,
 }  # fmt: skip
 """Which way each piece of evidence can move P(the guide answers): a better match
-only up, a missing word only down. ``coach train`` drops a feature the fit
-would weigh the other way: with a few hundred labelled questions such a weight
-is an accident of the sample (rare words "helping" in-scope questions), and it
+only up, a missing word only down. ``coach train`` fits the abstention trees
+monotone in each (``coach.train.fit_trees``): with a few hundred labelled
+questions a dependence the other way is an accident of the sample (rare words "helping" in-scope questions), and it
 does not carry to a new guide. Question properties (``asks_type``,
 ``followup``) have no direction and are fitted freely."""
 

@@ -257,8 +257,11 @@ unit fits, but names none of the question's subject"); chosen once against depth
 150 rounds (``benchmarks/answerable_learners.py``), not tuned per guide."""
 
 
-def fit_trees(x: np.ndarray, y: np.ndarray, features: list[str], signs: dict[str, int] | None = None) -> Trees:
-    """Gradient-boosted trees (``TREES``) over the columns ``features`` of ``x``, written out as ``Trees``.
+def fit_trees(
+    x: np.ndarray, y: np.ndarray, features: list[str], signs: dict[str, int] | None = None, **size: int
+) -> Trees:
+    """Gradient-boosted trees (``TREES``, or ``size`` in its place) over the columns ``features`` of ``x``,
+    written out as ``Trees``.
 
     With ``signs``, the fit is monotone in each feature that has one: more of a
     piece of evidence can only move the probability its way (``EVIDENCE_SIGN``).
@@ -267,7 +270,7 @@ def fit_trees(x: np.ndarray, y: np.ndarray, features: list[str], signs: dict[str
 
     signs = signs or {}
     clf = HistGradientBoostingClassifier(
-        **TREES, monotonic_cst=[signs.get(f, 0) for f in features], early_stopping=False, random_state=0
+        **{**TREES, **size}, monotonic_cst=[signs.get(f, 0) for f in features], early_stopping=False, random_state=0
     ).fit(x, y.astype(int))
     nodes = [tree[0].nodes for tree in clf._predictors]  # one tree per round for two classes
     return Trees(

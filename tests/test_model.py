@@ -159,7 +159,8 @@ def test_linear_model_uses_named_columns():
 
 
 def test_evidence_weighed_against_its_sign_is_dropped():
-    """A better match may only raise P(in scope): a sample where it "lowers" it does not teach that."""
+    """The logistic comparator of the benchmarks (``answerable_learners.py``, ``nested_replay.py``):
+    a better match may only raise P(in scope); a sample where it "lowers" it does not teach that."""
     from coach.features import EVIDENCE_SIGN
     from coach.train import fit_linear
 
