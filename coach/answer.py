@@ -251,15 +251,25 @@ class Coach:
             career = missing_career(self.index, q)
             if career is not None:
                 return self._abstain(question, q, [], 0.0, {"missing_career": 1.0}, career=career)
-        a = self.analyze(q, history, guide=guide)
+        asked = self._prepare(q, history, guide)
+        followup = asked.rules_followup and bool(history)
+        a = self._read(asked, history, followup, False, guide)
         if a.res.followup:
             stepped = self._step_along(q, a.res)
             if stepped is not None:
                 stepped.latency_ms = round((time.perf_counter() - started) * 1000, 2)
                 stepped.guide = guide
                 return stepped
+        other = None
+        if followup:
+            # A follow-up is also read alone: "and how much experience is that?" may be
+            # answered outside its topic, so what the question alone finds with confidence
+            # competes for the extra places. (A new topic is answered as if asked first.)
+            t0 = time.perf_counter()
+            other = self._read(asked, history, False, False, guide)
+            a.timings["alone"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        answer = self.decide(a)
+        answer = self.decide(a, other)
         answer.guide = guide
         a.timings["extract"] = (time.perf_counter() - t0) * 1000
         answer.timings_ms = {k: round(v, 2) for k, v in a.timings.items()}
@@ -565,8 +575,12 @@ class Coach:
 
     # -- deciding ---------------------------------------------------------------
 
-    def decide(self, a: Analysis) -> Answer:
-        """Abstain or compose, from the model's probabilities."""
+    def decide(self, a: Analysis, other: Analysis | None = None) -> Answer:
+        """Abstain or compose, from the model's probabilities.
+
+        ``other`` is a follow-up read alone (``_ask``): the abstention is the
+        follow-up reading's, and the other reading's units compete for the extra places.
+        """
         suggestions = list(dict.fromkeys(" > ".join(h.passage.section[1:]) or h.passage.title for h in a.hits))[:3]
         t = self.model.thresholds
         if not a.candidates:
@@ -581,13 +595,26 @@ class Coach:
         signals["p_answer"] = round(p_answer, 4)
         if p_answer < cutoff:
             return self._abstain(a.question, a.res.query, suggestions, p_answer, signals)
-        chosen = self._compose(a.candidates)
+        extra = []
+        if other is not None and other.reranked == a.reranked:
+            # What the conversation just quoted is no news to a question read alone.
+            quoted = set(other.res.already_quoted) | set(a.res.already_quoted)
+            extra = [c for c in other.candidates if self._quoted_key(c) not in quoted]
+        chosen = self._compose(a.candidates, extra)
         answer = self._build(a.question, a.res.query, chosen, p_answer, suggestions)
         answer.signals = signals
         return answer
 
-    def _compose(self, ranked: list[Candidate]) -> list[Candidate]:
-        """The best unit, then confident extras (or a list introduction's items), within the word budget."""
+    def _quoted_key(self, c: Candidate) -> tuple[str, int]:
+        """How a conversation's history names a quoted unit: its guide and first character."""
+        return self.index.passages[c.passage].source, c.get(self.index).char_start
+
+    def _compose(self, ranked: list[Candidate], extra: list[Candidate] | None = None) -> list[Candidate]:
+        """The best unit, then confident extras (or a list introduction's items), within the word budget.
+
+        ``extra`` are the other reading's candidates: they fill the places ``ranked``'s
+        own confident extras leave, best first.
+        """
         t = self.model.thresholds
         best = ranked[0]
         chosen = [best]
@@ -601,18 +628,10 @@ class Coach:
                 chosen.append(c)
                 words += n
         else:
-            for c in ranked[1:]:
-                if len(chosen) == 3 or _sigmoid(c.score) < t.extra_min:
-                    break
-                text = c.get(self.index).text
-                n = len(text.split())
-                if any(text == x.get(self.index).text for x in chosen) or words + n > t.max_words:
-                    continue
-                if is_list_intro(text):  # says nothing without its items
-                    continue
-                chosen.append(c)
-                words += n
+            words = self._add_extras(chosen, words, ranked[1:])
             chosen = self._continuation(chosen, words)
+            # The other reading only fills places its own reading left.
+            self._add_extras(chosen, sum(len(c.get(self.index).text.split()) for c in chosen), extra or [])
         # The best unit's passage leads (its units in reading order, so a continued
         # sentence or a list reads as written); units from other passages follow in
         # rank order, so a weak extra never opens the answer.
@@ -621,6 +640,22 @@ class Coach:
             rank.setdefault(c.passage, k)
         chosen.sort(key=lambda c: (rank[c.passage], c.get(self.index).char_start))
         return chosen
+
+    def _add_extras(self, chosen: list[Candidate], words: int, ranked: list[Candidate]) -> int:
+        """Append the confident ``ranked`` units that fit to ``chosen``; the words it then has."""
+        t = self.model.thresholds
+        for c in sorted(ranked, key=lambda c: -c.score):
+            if len(chosen) == 3 or _sigmoid(c.score) < t.extra_min:
+                break
+            text = c.get(self.index).text
+            n = len(text.split())
+            if any(text == x.get(self.index).text for x in chosen) or words + n > t.max_words:
+                continue
+            if is_list_intro(text):  # says nothing without its items
+                continue
+            chosen.append(c)
+            words += n
+        return words
 
     def _list_items(self, best: Candidate) -> list[Candidate]:
         """The items a list introduction ("Key responsibilities include:") leads into."""

@@ -402,3 +402,86 @@ def test_a_followup_reads_the_passage_after_the_previous_answer(settings, fake_e
     assert pid + 1 in {c.passage for c in a.candidates}
     assert after[nearest] == pytest.approx(1.0 / nearest)
     assert all(v == 0.0 for d, v in after.items() if d <= 0)
+
+
+def _followup_coach(settings, fake_embedder):  # noqa: ANN001, ANN202
+    """A coach over the fixture guides that answers whatever it is asked (abstention cut 0)."""
+    from coach.answer import Coach
+    from coach.index import build_index, load_index
+    from coach.model import load_model
+
+    build_index(settings, fake_embedder)
+    index = load_index(settings, fake_embedder.model_id)
+    model = load_model()
+    model = model.model_copy(update={"thresholds": model.thresholds.model_copy(update={"abstain_below": 0.0})})
+    return Coach(index, fake_embedder, model=model)
+
+
+def _short_units(coach, n: int) -> list[tuple[int, int]]:  # noqa: ANN001
+    """``n`` distinct sentences of at most 15 words, each the last of its passage (nothing continues
+    it), as (passage, unit)."""
+    out, seen = [], set()
+    for pid, p in enumerate(coach.index.passages):
+        u = p.units[-1]
+        if u.kind == "sentence" and len(u.text.split()) <= 15 and u.text not in seen:
+            out.append((pid, len(p.units) - 1))
+            seen.add(u.text)
+    return out[:n]
+
+
+def test_a_followup_read_alone_offers_its_confident_units_as_extras(settings, fake_embedder):
+    """A follow-up is answered from its reading with the topic; a unit the question alone finds
+    with confidence fills an extra place its own reading left, a weak one does not,
+    and the best unit of the follow-up reading still leads."""
+    from coach.retrieve import Candidate
+
+    coach = _followup_coach(settings, fake_embedder)
+    (b, bu), (w, wu), (s, su), (x, xu) = _short_units(coach, 4)
+
+    def cand(pid: int, unit: int, score: float) -> Candidate:
+        return Candidate(passage=pid, unit=unit, context="", dense=0.0, passage_score=0.0, score=score)
+
+    weak = -6.0  # P(right) 0.25% < extra_min
+    chosen = coach._compose([cand(b, bu, 2.0), cand(w, wu, weak)], [cand(s, su, 1.0), cand(x, xu, weak)])
+    assert [(c.passage, c.unit) for c in chosen][0] == (b, bu)
+    assert {(c.passage, c.unit) for c in chosen} == {(b, bu), (s, su)}
+    assert [(c.passage, c.unit) for c in coach._compose([cand(b, bu, 2.0)])] == [(b, bu)]
+
+
+def test_a_followup_read_alone_does_not_quote_again_what_the_conversation_quoted(settings, fake_embedder):
+    """The question read alone may find the sentence the previous answer quoted; it is no news then."""
+    from coach.answer import Analysis
+    from coach.conversation import Resolution
+    from coach.features import QUESTION_FEATURES
+    from coach.retrieve import Candidate
+
+    coach = _followup_coach(settings, fake_embedder)
+    (b, bu), (q, qu), (s, su) = _short_units(coach, 3)
+    quoted = coach._quoted_key(Candidate(passage=q, unit=qu, context="", dense=0.0, passage_score=0.0))
+
+    def analysis(units: list[tuple[int, int, float]], followup: bool) -> Analysis:
+        cands = [Candidate(passage=p, unit=u, context="", dense=0.0, passage_score=0.0, score=sc) for p, u, sc in units]
+        return Analysis(
+            question="and after that?", hits=[], candidates=cands, rows=np.zeros((len(cands), 1)),
+            scores=np.asarray([c.score for c in cands]), qrow=[0.0] * len(QUESTION_FEATURES),
+            qrow_first=[0.0] * len(QUESTION_FEATURES), reranked=True,
+            res=Resolution(query="topic and after that?", followup=followup, already_quoted=[quoted]),
+        )  # fmt: skip
+
+    with_topic = analysis([(b, bu, 2.0)], followup=True)
+    alone = analysis([(q, qu, 3.0), (s, su, 1.0)], followup=False)
+    answer = coach.decide(with_topic, alone)
+    texts = [coach.index.passages[p].units[u].text for p, u in [(b, bu), (q, qu), (s, su)]]
+    assert not answer.abstained
+    assert texts[0] in answer.text and texts[2] in answer.text and texts[1] not in answer.text
+
+
+@pytest.mark.parametrize(
+    "q",
+    ["ok different question, what do the lowest paid electricians make?", "other question: what do lead designers earn?",
+     "separate thing - how many people work there?", "changing the subject, is it stressful?"],
+)  # fmt: skip
+def test_a_question_that_announces_a_new_topic_does_not_continue_the_old_one(q):
+    topic = "do electricians work outside much?"
+    assert not is_followup(q, lambda: True, topic)
+    assert is_followup("ok and what comes after that?", lambda: False, topic)  # "ok" alone still leans back
