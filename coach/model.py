@@ -122,8 +122,8 @@ class Thresholds(BaseModel):
     """The same, when no cross-encoder is available."""
     extra_min: float
     """An extra unit is quoted when its ranker probability is at least this."""
-    pool: int = 8
-    """How many candidates the cross-encoder reads."""
+    pool: int = 6
+    """How many candidates the cross-encoder reads (``benchmarks/pool_size.py``: 6 rank as well as 8)."""
     max_words: int = 60
     """Extra units stop at this many words in all."""
 
