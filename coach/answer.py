@@ -260,18 +260,20 @@ class Coach:
                 stepped.latency_ms = round((time.perf_counter() - started) * 1000, 2)
                 stepped.guide = guide
                 return stepped
-        other = None
-        if followup:
-            # A follow-up is also read alone: "and how much experience is that?" may be
-            # answered outside its topic, so what the question alone finds with confidence
-            # competes for the extra places. (A new topic is answered as if asked first.)
+
+        def alone() -> Analysis:
             t0 = time.perf_counter()
             other = self._read(asked, history, False, False, guide)
             a.timings["alone"] = (time.perf_counter() - t0) * 1000
+            return other
+
         t0 = time.perf_counter()
-        answer = self.decide(a, other)
+        # A follow-up is also read alone: "and how much experience is that?" may be answered
+        # outside its topic, so what the question alone finds with confidence may fill the
+        # extra places. (A new topic is answered as if asked first.)
+        answer = self.decide(a, alone if followup else None)
         answer.guide = guide
-        a.timings["extract"] = (time.perf_counter() - t0) * 1000
+        a.timings["extract"] = (time.perf_counter() - t0) * 1000 - a.timings.get("alone", 0.0)
         answer.timings_ms = {k: round(v, 2) for k, v in a.timings.items()}
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer
@@ -575,11 +577,12 @@ class Coach:
 
     # -- deciding ---------------------------------------------------------------
 
-    def decide(self, a: Analysis, other: Analysis | None = None) -> Answer:
+    def decide(self, a: Analysis, alone: Callable[[], Analysis] | None = None) -> Answer:
         """Abstain or compose, from the model's probabilities.
 
-        ``other`` is a follow-up read alone (``_ask``): the abstention is the
-        follow-up reading's, and the other reading's units compete for the extra places.
+        ``alone`` reads a follow-up without its topic (``_ask``): the abstention is
+        the follow-up reading's, and that reading's units fill the extra places its own
+        extras leave. It is called only when there is such a place.
         """
         suggestions = list(dict.fromkeys(" > ".join(h.passage.section[1:]) or h.passage.title for h in a.hits))[:3]
         t = self.model.thresholds
@@ -595,12 +598,16 @@ class Coach:
         signals["p_answer"] = round(p_answer, 4)
         if p_answer < cutoff:
             return self._abstain(a.question, a.res.query, suggestions, p_answer, signals)
-        extra = []
-        if other is not None and other.reranked == a.reranked:
+
+        def extra() -> list[Candidate]:
+            other = alone() if alone is not None else None
+            if other is None or other.reranked != a.reranked:
+                return []
             # What the conversation just quoted is no news to a question read alone.
             quoted = set(other.res.already_quoted) | set(a.res.already_quoted)
-            extra = [c for c in other.candidates if self._quoted_key(c) not in quoted]
-        chosen = self._compose(a.candidates, extra)
+            return [c for c in other.candidates if self._quoted_key(c) not in quoted]
+
+        chosen = self._compose(a.candidates, extra if alone is not None else None)
         answer = self._build(a.question, a.res.query, chosen, p_answer, suggestions)
         answer.signals = signals
         return answer
@@ -609,11 +616,11 @@ class Coach:
         """How a conversation's history names a quoted unit: its guide and first character."""
         return self.index.passages[c.passage].source, c.get(self.index).char_start
 
-    def _compose(self, ranked: list[Candidate], extra: list[Candidate] | None = None) -> list[Candidate]:
+    def _compose(self, ranked: list[Candidate], extra: Callable[[], list[Candidate]] | None = None) -> list[Candidate]:
         """The best unit, then confident extras (or a list introduction's items), within the word budget.
 
-        ``extra`` are the other reading's candidates: they fill the places ``ranked``'s
-        own confident extras leave, best first.
+        ``extra`` gives the other reading's candidates: they fill the places ``ranked``'s
+        own confident extras leave, best first (asked for only when a place is left).
         """
         t = self.model.thresholds
         best = ranked[0]
@@ -631,7 +638,9 @@ class Coach:
             words = self._add_extras(chosen, words, ranked[1:])
             chosen = self._continuation(chosen, words)
             # The other reading only fills places its own reading left.
-            self._add_extras(chosen, sum(len(c.get(self.index).text.split()) for c in chosen), extra or [])
+            words = sum(len(c.get(self.index).text.split()) for c in chosen)
+            if extra is not None and len(chosen) < 3 and words < t.max_words:
+                self._add_extras(chosen, words, extra())
         # The best unit's passage leads (its units in reading order, so a continued
         # sentence or a list reads as written); units from other passages follow in
         # rank order, so a weak extra never opens the answer.

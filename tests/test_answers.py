@@ -442,7 +442,7 @@ def test_a_followup_read_alone_offers_its_confident_units_as_extras(settings, fa
         return Candidate(passage=pid, unit=unit, context="", dense=0.0, passage_score=0.0, score=score)
 
     weak = -6.0  # P(right) 0.25% < extra_min
-    chosen = coach._compose([cand(b, bu, 2.0), cand(w, wu, weak)], [cand(s, su, 1.0), cand(x, xu, weak)])
+    chosen = coach._compose([cand(b, bu, 2.0), cand(w, wu, weak)], lambda: [cand(s, su, 1.0), cand(x, xu, weak)])
     assert [(c.passage, c.unit) for c in chosen][0] == (b, bu)
     assert {(c.passage, c.unit) for c in chosen} == {(b, bu), (s, su)}
     assert [(c.passage, c.unit) for c in coach._compose([cand(b, bu, 2.0)])] == [(b, bu)]
@@ -470,10 +470,24 @@ def test_a_followup_read_alone_does_not_quote_again_what_the_conversation_quoted
 
     with_topic = analysis([(b, bu, 2.0)], followup=True)
     alone = analysis([(q, qu, 3.0), (s, su, 1.0)], followup=False)
-    answer = coach.decide(with_topic, alone)
+    answer = coach.decide(with_topic, lambda: alone)
     texts = [coach.index.passages[p].units[u].text for p, u in [(b, bu), (q, qu), (s, su)]]
     assert not answer.abstained
     assert texts[0] in answer.text and texts[2] in answer.text and texts[1] not in answer.text
+
+
+def test_a_followup_is_read_alone_only_when_a_place_is_left(settings, fake_embedder):
+    """The second reading costs a cross-encoder pass: a full answer skips it (an abstention never composes)."""
+    from coach.retrieve import Candidate
+
+    coach = _followup_coach(settings, fake_embedder)
+    units = _short_units(coach, 3)
+    full = [Candidate(passage=p, unit=u, context="", dense=0.0, passage_score=0.0, score=2.0) for p, u in units]
+
+    def never() -> list:
+        raise AssertionError("read alone although no place was left")
+
+    assert len(coach._compose(full, never)) == 3
 
 
 @pytest.mark.parametrize(
