@@ -36,11 +36,6 @@ GUIDE_SELF_RE = re.compile(
     r"|\bdo you think that\b|\bso that\b",
     re.I,
 )
-SWITCH_RE = re.compile(
-    r"\b(?:different|another|other|separate|new|unrelated)\s+(?:question|thing|topic|subject)\b"
-    r"|\b(?:changing|change)\s+(?:the\s+)?(?:subject|topic)\b|\bon another note\b|\bunrelated\b",
-    re.I,
-)
 GENERIC = {
     "what", "whats", "how", "much", "many", "long", "does", "do", "is", "are", "can", "will",
     "would", "should", "could", "tell", "know", "like", "about", "mean", "means", "need", "good",
@@ -92,14 +87,6 @@ def continues(question: str) -> bool:
     return bool(OPENERS_RE.match(question))
 
 
-def switches(question: str) -> bool:
-    """Does the question announce a new topic ("ok, different question: ...", "separate thing - ...")?
-
-    Then its "ok" or "other" does not lean on the conversation.
-    """
-    return bool(SWITCH_RE.search(question))
-
-
 def refers_back(question: str) -> bool:
     """Does the question point at something said before ("is it fast paced?", "after that?")?
 
@@ -130,10 +117,8 @@ def is_followup(question: str, better_with_topic: Callable[[], bool], topic: str
     measured by the caller, which has the embedder, and only asked when the
     question itself does not decide). A question with a subject of its own and
     no pointer ("What is HIPAA?") starts a new topic whatever the guide
-    matches best, as does one that says it changes the subject (``switches``).
+    matches best.
     """
-    if switches(question):
-        return False
     if continues(question) or refers_back(question) or (topic is not None and elaborates(question, topic)):
         return True
     return not subject_words(question) and better_with_topic()

@@ -446,6 +446,11 @@ def test_a_followup_read_alone_offers_its_confident_units_as_extras(settings, fa
     assert [(c.passage, c.unit) for c in chosen][0] == (b, bu)
     assert {(c.passage, c.unit) for c in chosen} == {(b, bu), (s, su)}
     assert [(c.passage, c.unit) for c in coach._compose([cand(b, bu, 2.0)])] == [(b, bu)]
+    # The alone reading only fills places: its units, however confident, do not push out
+    # the topic reading's own extra (the last place goes to the best of them).
+    chosen = coach._compose([cand(b, bu, 2.0), cand(w, wu, 0.5)], lambda: [cand(s, su, 3.0), cand(x, xu, 2.5)])
+    assert [(c.passage, c.unit) for c in chosen][0] == (b, bu)
+    assert {(c.passage, c.unit) for c in chosen} == {(b, bu), (w, wu), (s, su)}
 
 
 def test_a_followup_read_alone_does_not_quote_again_what_the_conversation_quoted(settings, fake_embedder):
@@ -488,14 +493,3 @@ def test_a_followup_is_read_alone_only_when_a_place_is_left(settings, fake_embed
         raise AssertionError("read alone although no place was left")
 
     assert len(coach._compose(full, never)) == 3
-
-
-@pytest.mark.parametrize(
-    "q",
-    ["ok different question, what do the lowest paid electricians make?", "other question: what do lead designers earn?",
-     "separate thing - how many people work there?", "changing the subject, is it stressful?"],
-)  # fmt: skip
-def test_a_question_that_announces_a_new_topic_does_not_continue_the_old_one(q):
-    topic = "do electricians work outside much?"
-    assert not is_followup(q, lambda: True, topic)
-    assert is_followup("ok and what comes after that?", lambda: False, topic)  # "ok" alone still leans back
