@@ -36,6 +36,11 @@ HEADING_YEARS_RE = re.compile(r"^(.*?)\s*[(\[–-]\s*(\d+\s*(?:[-–]\s*\d+|\+)\
 BULLET_FACT_RE = re.compile(r"^\**([^:*]{1,40}?)\**\s*:\s*\**\s*(.+)$")
 FACT_MAX_WORDS = 40
 FAQ_MAX_PARAGRAPHS = 3
+RUN_IN_MAX_WORDS = 4
+"""A sentence this short inside a paragraph is read with the sentence after it: a run-in
+heading ("Color vision. Electricians must be able to identify wires by their color."),
+a reply ("Yes. Many designers had no design background.") or a lead-in ("This surprises
+almost everyone."). Quoted alone it answers nothing."""
 LIST_KINDS = {"bullets", "md_ordered", "inline_list", "table"}
 
 
@@ -398,7 +403,10 @@ def _unit(tok: Token, text: str, s: int, e: int, kind: UnitKind, block: int, **k
 
 def _units(tok: Token, text: str, block: int) -> list[Unit]:
     if tok.kind == "para":
-        return [_unit(tok, text, s, e, "sentence", block) for s, e in split_sentences(text, tok.start, tok.end)]
+        return [
+            _unit(tok, text, s, e, "sentence", block)
+            for s, e in _run_in_joined(split_sentences(text, tok.start, tok.end), text)
+        ]
     if tok.kind in {"bullets", "md_ordered"}:
         return [_unit(tok, text, s, e, "bullet", block) for s, e in tok.spans]
     if tok.kind == "inline_list":
@@ -413,6 +421,20 @@ def _units(tok: Token, text: str, block: int) -> list[Unit]:
             units.append(_unit(tok, text, s, e, "table_row", block, columns=tok.columns, cells=cells))
         return units
     return []
+
+
+def _run_in_joined(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+    """Sentence spans with each sentence of at most RUN_IN_MAX_WORDS words joined to the one after it."""
+    joined: list[tuple[int, int]] = []
+    start: int | None = None
+    for k, (s, e) in enumerate(spans):
+        s = s if start is None else start
+        if k + 1 < len(spans) and len(text[s:e].split()) <= RUN_IN_MAX_WORDS:
+            start = s
+            continue
+        joined.append((s, e))
+        start = None
+    return joined
 
 
 def sha256_text(text: str) -> str:

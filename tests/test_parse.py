@@ -231,6 +231,19 @@ def test_bls_profile_sections_and_title():
     assert any(u.text.startswith("The lowest 10 percent earned less than $19,100") for s in pay for u in s.units)
 
 
+def test_a_run_in_heading_is_quoted_with_its_sentence():
+    g = shared(FOREST)
+    units = [u.text for s in g.sections for u in s.units]
+    assert "Communication skills." not in units
+    assert any(u.startswith("Communication skills. Forest and conservation workers must convey") for u in units)
+    text = "Can I start without a degree?\n\nYes. Many designers had none. They learned on the job.\n"
+    faq = parse_guide(text, "faq.txt")
+    assert [u.text for s in faq.sections for u in s.units][-2:] == [
+        "Yes. Many designers had none.",
+        "They learned on the job.",
+    ]
+
+
 def test_bls_quick_facts_are_label_value_rows():
     g = shared(FOREST)
     section = next(s for s in g.sections if s.heading_path[-1].startswith("Quick Facts"))
