@@ -32,15 +32,17 @@ def replay(turns: list) -> None:
     from coach.features import QUESTION_FEATURES
 
     pool = train.Thresholds.model_fields["pool"].default
-    pooled: dict[str, list[bool]] = {"oos": [], "fa": [], "first": []}
-    print(f"{'held-out guide':<40} {'cut':>6} {'oos abst.':>9} {'false abst.':>11} {'first right':>11}")
+    pooled: dict[str, list] = {"oos": [], "fa": [], "first": [], "hit": [], "words": []}
+    print(
+        f"{'held-out guide':<40} {'cut':>6} {'oos abst.':>9} {'false abst.':>11} {'first right':>11} {'hit':>6} {'words':>5}"
+    )
     for guide in sorted({t.guide for t in turns}):
         rest = [t for t in turns if t.guide != guide]
         model = train.fit_model(rest)
         made = train.examples_of(rest)
         held = [t for t in train.with_votes(rest + [t for t in turns if t.guide == guide], made) if t.guide == guide]
         rankers = train.Rankers(model.first, model.first_plain, model.ranker, model.plain_ranker)
-        mine: dict[str, list[bool]] = {"oos": [], "fa": [], "first": []}
+        mine: dict[str, list] = {"oos": [], "fa": [], "first": [], "hit": [], "words": []}
         for t in held:
             r = train.rank_turn(t, rankers, pool)
             if r is None:
@@ -53,15 +55,29 @@ def replay(turns: list) -> None:
             else:
                 mine["fa"].append(abstains)
                 mine["first"].append(r.right())
+                found, words = train.compose_sim(r, model.thresholds.extra_min, model.thresholds.max_words)
+                mine["hit"].append(found and not abstains)
+                if not abstains:
+                    mine["words"].append(words)
         for k, v in mine.items():
             pooled[k] += v
         cut = model.thresholds.abstain_below
-        print(f"{guide:<40} {cut:>6.3f} {_mean(mine['oos']):>9} {_mean(mine['fa']):>11} {_mean(mine['first']):>11}")
-    print(f"{'POOLED':<40} {'':>6} {_mean(pooled['oos']):>9} {_mean(pooled['fa']):>11} {_mean(pooled['first']):>11}")
+        print(f"{guide:<40} {cut:>6.3f} {_mean(mine['oos']):>9} {_mean(mine['fa']):>11} {_mean(mine['first']):>11}"
+              f" {_mean(mine['hit']):>6} {_median(mine['words']):>5}")  # fmt: skip
+    print(f"{'POOLED':<40} {'':>6} {_mean(pooled['oos']):>9} {_mean(pooled['fa']):>11} {_mean(pooled['first']):>11}"
+          f" {_mean(pooled['hit']):>6} {_median(pooled['words']):>5}")  # fmt: skip
+    print(
+        "hit: in-scope turns answered (not abstained) with a right unit among those quoted (as in-scope"
+        " single and follow-up turns together); words: median words of the answers given"
+    )
 
 
 def _mean(values: list[bool]) -> str:
     return f"{np.mean(values):.3f}" if values else "-"
+
+
+def _median(values: list[int]) -> str:
+    return f"{np.median(values):.0f}" if values else "-"
 
 
 def main() -> int:
@@ -75,7 +91,26 @@ def main() -> int:
         default="trees",
         help="the abstention learner: the shipped trees, or the logistic model with evidence signs before them",
     )
+    ap.add_argument(
+        "--max-false-abstention",
+        type=float,
+        default=None,
+        help="the false abstention the cut is fitted to (coach.train.MAX_FALSE_ABSTENTION)",
+    )
+    ap.add_argument(
+        "--max-median-words",
+        type=int,
+        default=None,
+        help="the median answer length the extra-unit cut is fitted to (coach.train.MAX_MEDIAN_WORDS)",
+    )
     args = ap.parse_args()
+    from coach import train
+
+    if args.max_false_abstention is not None:
+        train.MAX_FALSE_ABSTENTION = args.max_false_abstention
+        train.choose_abstain_cut.__defaults__ = (args.max_false_abstention,)
+    if args.max_median_words is not None:
+        train.MAX_MEDIAN_WORDS = args.max_median_words
     turns = collection(args, both_readings=False)
     if args.abstention == "logistic":
         from coach import train
