@@ -37,10 +37,12 @@ BULLET_FACT_RE = re.compile(r"^\**([^:*]{1,40}?)\**\s*:\s*\**\s*(.+)$")
 FACT_MAX_WORDS = 40
 FAQ_MAX_PARAGRAPHS = 3
 RUN_IN_MAX_WORDS = 4
-"""A sentence this short inside a paragraph is read with the sentence after it: a run-in
-heading ("Color vision. Electricians must be able to identify wires by their color."),
-a reply ("Yes. Many designers had no design background.") or a lead-in ("This surprises
-almost everyone."). Quoted alone it answers nothing."""
+"""Sentences inside a paragraph are gathered into the sentence after them while the gathered
+text has at most this many words: a run-in heading ("Color vision. Electricians must be able
+to identify wires by their color."), a reply ("Yes. Many designers had no design
+background.") or a lead-in ("This surprises almost everyone."). Quoted alone it answers
+nothing. A short sentence that looks like site clutter ("Watch the video below.") stays
+alone, so the clutter rules leave out only it, not the sentence after it."""
 LIST_KINDS = {"bullets", "md_ordered", "inline_list", "table"}
 
 
@@ -424,12 +426,13 @@ def _units(tok: Token, text: str, block: int) -> list[Unit]:
 
 
 def _run_in_joined(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
-    """Sentence spans with each sentence of at most RUN_IN_MAX_WORDS words joined to the one after it."""
+    """Sentence spans, short ones gathered into the next (``RUN_IN_MAX_WORDS``)."""
     joined: list[tuple[int, int]] = []
     start: int | None = None
     for k, (s, e) in enumerate(spans):
         s = s if start is None else start
-        if k + 1 < len(spans) and len(text[s:e].split()) <= RUN_IN_MAX_WORDS:
+        short = len(text[s:e].split()) <= RUN_IN_MAX_WORDS
+        if k + 1 < len(spans) and short and clutter.unit_signal(text[s:e], set(), frozenset()) is None:
             start = s
             continue
         joined.append((s, e))

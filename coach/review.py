@@ -39,6 +39,7 @@ from coach.errors import CoachError
 from coach.evaluate import Conversation, EvalTurn, _norm, run_conversation, turn_correct
 from coach.records import Answer, Passage, Unit
 from coach.retrieve import conversation_guide
+from coach.sentences import split_sentences
 
 EXPORT_HINT = "Record verdicts on the staff page or with: python -m coach audit verdict TURN_ID correct"
 
@@ -48,13 +49,19 @@ class VerdictError(CoachError):
 
 
 def find_unit(passages: Iterable[Passage], text: str) -> Unit | None:
-    """The unit of the guide whose text (or plain text) is ``text``, whitespace aside."""
+    """The unit of the guide whose text (or plain text) is ``text``, whitespace aside; else the
+    unit that holds ``text`` as one of its sentences (a run-in heading's unit, "Color vision.
+    Electricians must ...", holds "Electricians must ...")."""
     want = " ".join(text.split())
     if not want:
         return None
-    for p in passages:
-        for u in p.units:
-            if " ".join(u.text.split()) == want or (u.plain is not None and " ".join(u.plain.split()) == want):
+    units = [u for p in passages for u in p.units]
+    for u in units:
+        if " ".join(u.text.split()) == want or (u.plain is not None and " ".join(u.plain.split()) == want):
+            return u
+    for u in units:
+        for body in {u.text, u.plain or u.text}:
+            if any(" ".join(body[s:e].split()) == want for s, e in split_sentences(body)):
                 return u
     return None
 

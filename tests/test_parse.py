@@ -242,6 +242,9 @@ def test_a_run_in_heading_is_quoted_with_its_sentence():
         "Yes. Many designers had none.",
         "They learned on the job.",
     ]
+    # Clutter stays alone, so leaving it out never takes the sentence after it.
+    video = parse_guide("Nurses\n\nWork\n\nWatch the video below. Nurses work long shifts in clinics.\n", "n.txt")
+    assert "Nurses work long shifts in clinics." in [u.text for s in video.sections for u in s.units]
 
 
 def test_bls_quick_facts_are_label_value_rows():

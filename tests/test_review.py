@@ -239,3 +239,15 @@ def test_round_trip_with_the_real_models(real_settings, real_coach, capsys, tmp_
     figures = review_round_trip(capsys, settings, tmp_path, real_coach.embedder.model_id)
     print("round trip (real models):", figures)
     assert figures["reviewed"] == 20 and "should-answer" in figures["kinds"]
+
+
+def test_staff_can_name_a_sentence_that_is_quoted_with_its_run_in_heading():
+    from coach.chunk import chunk_guide
+    from coach.parse import parse_guide
+    from coach.review import find_unit
+
+    text = "Electrician\n\nImportant Qualities\n\nColor vision. Electricians must be able to identify wires by their color.\n"
+    passages = chunk_guide(parse_guide(text, "electrician.txt"))
+    unit = find_unit(passages, "Electricians must be able to  identify wires by their color.")
+    assert unit is not None and unit.text.startswith("Color vision. Electricians must")
+    assert find_unit(passages, "Electricians must be able to identify wires") is None
