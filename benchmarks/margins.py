@@ -35,7 +35,7 @@ LOW_EXTRA_CUTS = [0.01, 0.02, 0.03, 0.04]
 """Tried below the grid of ``coach.train.EXTRA_GRID`` (0.05 to 0.95) with ``--low-extra``."""
 
 
-def replay(turns: list) -> None:
+def replay(turns: list, grid: list[float]) -> None:
     from coach import train
     from coach.features import QUESTION_FEATURES
 
@@ -51,10 +51,7 @@ def replay(turns: list) -> None:
         answerable = train._fit_answerable(ranked, first_path=False)
         p = train._oof_answerable(ranked, first_path=False)
         cuts = {fa: train.choose_abstain_cut(ranked, p, fa) for fa in FALSE_ABSTENTION}
-        extra = {}
-        for w in MEDIAN_WORDS:
-            train.MAX_MEDIAN_WORDS = w
-            extra[w] = train.choose_extra_cut(ranked, max_words)
+        extra = {w: train.choose_extra_cut(ranked, max_words, w, grid) for w in MEDIAN_WORDS}
         held = [t for t in train.with_votes(rest + [t for t in turns if t.guide == guide], made) if t.guide == guide]
         rankers = train.Rankers(first, first_plain, ranker, plain)
         for t in held:
@@ -99,11 +96,10 @@ def main() -> int:
     collection_args(ap)
     ap.add_argument("--low-extra", action="store_true", help="let the extra-unit cut go below 0.05")
     args = ap.parse_args()
-    if args.low_extra:
-        from coach import train
+    from coach.train import EXTRA_GRID
 
-        train.EXTRA_GRID = LOW_EXTRA_CUTS + train.EXTRA_GRID
-    replay(collection(args, both_readings=False))
+    grid = LOW_EXTRA_CUTS + EXTRA_GRID if args.low_extra else EXTRA_GRID
+    replay(collection(args, both_readings=False), grid)
     return 0
 
 

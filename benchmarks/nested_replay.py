@@ -91,26 +91,7 @@ def main() -> int:
         default="trees",
         help="the abstention learner: the shipped trees, or the logistic model with evidence signs before them",
     )
-    ap.add_argument(
-        "--max-false-abstention",
-        type=float,
-        default=None,
-        help="the false abstention the cut is fitted to (coach.train.MAX_FALSE_ABSTENTION)",
-    )
-    ap.add_argument(
-        "--max-median-words",
-        type=int,
-        default=None,
-        help="the median answer length the extra-unit cut is fitted to (coach.train.MAX_MEDIAN_WORDS)",
-    )
     args = ap.parse_args()
-    from coach import train
-
-    if args.max_false_abstention is not None:
-        train.MAX_FALSE_ABSTENTION = args.max_false_abstention
-        train.choose_abstain_cut.__defaults__ = (args.max_false_abstention,)
-    if args.max_median_words is not None:
-        train.MAX_MEDIAN_WORDS = args.max_median_words
     turns = collection(args, both_readings=False)
     if args.abstention == "logistic":
         from coach import train

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -435,14 +435,16 @@ def compose_sim(r: Ranked, extra_min: float, max_words: int) -> tuple[bool, int]
     return bool(t.labels[chosen].any()), words
 
 
-def choose_extra_cut(ranked: list[Ranked], max_words: int) -> float:
-    """The extra-unit cut that finds the most answers while the median answer stays within MAX_MEDIAN_WORDS."""
+def choose_extra_cut(
+    ranked: list[Ranked], max_words: int, median_words: int = MAX_MEDIAN_WORDS, grid: Sequence[float] = EXTRA_GRID
+) -> float:
+    """The extra-unit cut of ``grid`` that finds the most answers while the median answer stays within ``median_words``."""
     inscope = [r for r in ranked if not r.turn.abstain]
     best, best_hits = 1.0, -1
-    for cut in EXTRA_GRID:
+    for cut in grid:
         sims = [compose_sim(r, cut, max_words) for r in inscope]
         hits = sum(h for h, _ in sims)
-        if statistics.median(w for _, w in sims) <= MAX_MEDIAN_WORDS and hits > best_hits:
+        if statistics.median(w for _, w in sims) <= median_words and hits > best_hits:
             best, best_hits = cut, hits
     return best
 
