@@ -139,6 +139,7 @@ QUESTION_FEATURES = [
     "top_dense",
     "max_heading_sim",
     "top_type_missing",
+    "pool_type_missing",
     "asks_type",
     "unknown_share",
     "unknown_rarity",
@@ -160,7 +161,7 @@ QUESTION_FEATURES = [
 
 EVIDENCE_SIGN = {
     "top_score": 1, "score_gap": 1, "top_logit": 1, "top_dense": 1, "max_heading_sim": 1,
-    "top_type_missing": -1, "unknown_share": -1, "unknown_rarity": -1, "unknown_gain": -1, "unknown_names": -1,
+    "top_type_missing": -1, "pool_type_missing": -1, "unknown_share": -1, "unknown_rarity": -1, "unknown_gain": -1, "unknown_names": -1,
     "top_subject_missing": -1, "top_rare_missing": -1, "top_names_missing": -1, "top3_subject_missing": -1,
     "top3_rare_missing": -1, "fit_but_subject_missing": -1,
     "top_cover": 1, "top3_cover": 1, "pool_cover": 1, "elsewhere_vote": 1,
@@ -376,6 +377,9 @@ def question_row(
         "top_dense": float(top[col["dense"]]),
         "max_heading_sim": float(rows[:, col["heading_sim"]].max()),
         "top_type_missing": float(missing > 0),
+        # No candidate holds a kind of value asked for: "what does this job pay?" on a guide
+        # that names no pay, where the best unit lacking an amount says nothing by itself.
+        "pool_type_missing": float(any(rows[:, col[f"{k}_missing"]].min() > 0 for k in ASKS)),
         "asks_type": float(bool(wanted)),
         "unknown_share": len(unknown) / len(subject) if subject else 0.0,
         "unknown_rarity": unknown_rarity(unknown),

@@ -15,6 +15,7 @@ from coach.features import (
     candidate_row,
     names,
     pool_relative,
+    question_row,
     subject_weights,
     without_readers,
 )
@@ -82,6 +83,24 @@ def test_pool_columns_compare_with_the_pool_being_ranked():
     # The path without the cross-encoder and late reader sees neither's scores.
     bare = without_readers(rows)
     assert not bare[:, [col(f) for f in CANDIDATE_FEATURES if f.startswith(("logit", "late"))]].any()
+
+
+def test_a_pay_question_no_candidate_answers_with_an_amount_says_so():
+    """A pay question on a guide that names no pay ("What does this job pay?"): the abstention model sees that
+    no candidate holds an amount, not only that the best one lacks it."""
+
+    def qrow(texts: list[str]) -> dict[str, float]:
+        rows = np.asarray([_row(t, ["job"]) for t in texts])
+        values = question_row(
+            scores=np.arange(len(texts), 0, -1, dtype=float), rows=rows, unknown=[], subject=["job"],
+            unknown_gain=0.0, unknown_names=0.0, wanted=["amount"], followup=False, cover=0.0, vote=0.5,
+        )  # fmt: skip
+        return dict(zip(QUESTION_FEATURES, values, strict=True))
+
+    no_pay = qrow(["Pay depends on the employer.", "Most work full time."])
+    pay_second = qrow(["Pay depends on the employer.", "The median wage was $47,190."])
+    assert no_pay["top_type_missing"] == 1.0 and no_pay["pool_type_missing"] == 1.0
+    assert pay_second["top_type_missing"] == 1.0 and pay_second["pool_type_missing"] == 0.0
 
 
 def _turn(guide: str, rng: np.random.Generator, abstain: bool) -> TurnData:
