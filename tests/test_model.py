@@ -46,14 +46,14 @@ def test_what_a_question_asks_for():
 
 def _row(
     text: str, question_subject: list[str], logit: float | None = None, dense: float = 0.5, late: float = 0.0,
-    late_passage: float | None = None,
+    late_passage: float | None = None, wanted: tuple[str, ...] = ("amount",),
 ) -> list[float]:  # fmt: skip
     return candidate_row(
         unit_text=text, context=f"Guide > Pay: {text}", kind="sentence", unit_pos=1, heading="Pay",
         heading_sim=0.3, after_question_sim=0.0, dense=dense, dense_alone=dense, answer_like=0.0, bm25=0.5, passage_rank=0,
         logit=logit, late=late, late_passage=late_passage, late_cover=1.0, qstems=set(), subject=subject_weights(question_subject),
         qnames=[],
-        wanted=["amount"], focus=0.0, repeat=False, after_quoted=0.0,
+        wanted=list(wanted), focus=0.0, repeat=False, after_quoted=0.0,
     )  # fmt: skip
 
 
@@ -89,11 +89,11 @@ def test_a_pay_question_no_candidate_answers_with_an_amount_says_so():
     """A pay question on a guide that names no pay ("What does this job pay?"): the abstention model sees that
     no candidate holds an amount, not only that the best one lacks it."""
 
-    def qrow(texts: list[str]) -> dict[str, float]:
-        rows = np.asarray([_row(t, ["job"]) for t in texts])
+    def qrow(texts: list[str], wanted: tuple[str, ...] = ("amount",)) -> dict[str, float]:
+        rows = np.asarray([_row(t, ["job"], wanted=wanted) for t in texts])
         values = question_row(
             scores=np.arange(len(texts), 0, -1, dtype=float), rows=rows, unknown=[], subject=["job"],
-            unknown_gain=0.0, unknown_names=0.0, wanted=["amount"], followup=False, cover=0.0, vote=0.5,
+            unknown_gain=0.0, unknown_names=0.0, wanted=list(wanted), followup=False, cover=0.0, vote=0.5,
         )  # fmt: skip
         return dict(zip(QUESTION_FEATURES, values, strict=True))
 
@@ -101,6 +101,12 @@ def test_a_pay_question_no_candidate_answers_with_an_amount_says_so():
     pay_second = qrow(["Pay depends on the employer.", "The median wage was $47,190."])
     assert no_pay["top_type_missing"] == 1.0 and no_pay["pool_type_missing"] == 1.0
     assert pay_second["top_type_missing"] == 1.0 and pay_second["pool_type_missing"] == 0.0
+    # Nothing asked for: nothing can be missing.
+    assert qrow(["Most work full time."], wanted=())["pool_type_missing"] == 0.0
+    # "How many years...?" asks for a number and a duration: a count of people is no duration.
+    years = qrow(["About 12,000 people work in this job."], wanted=("number", "duration"))
+    assert years["pool_type_missing"] == 1.0
+    assert qrow(["The program takes 2 years."], wanted=("number", "duration"))["pool_type_missing"] == 0.0
 
 
 def _turn(guide: str, rng: np.random.Generator, abstain: bool) -> TurnData:
