@@ -161,7 +161,8 @@ QUESTION_FEATURES = [
 
 EVIDENCE_SIGN = {
     "top_score": 1, "score_gap": 1, "top_logit": 1, "top_dense": 1, "max_heading_sim": 1,
-    "top_type_missing": -1, "pool_type_missing": -1, "unknown_share": -1, "unknown_rarity": -1, "unknown_gain": -1, "unknown_names": -1,
+    "top_type_missing": -1, "pool_type_missing": -1,
+    "unknown_share": -1, "unknown_rarity": -1, "unknown_gain": -1, "unknown_names": -1,
     "top_subject_missing": -1, "top_rare_missing": -1, "top_names_missing": -1, "top3_subject_missing": -1,
     "top3_rare_missing": -1, "fit_but_subject_missing": -1,
     "top_cover": 1, "top3_cover": 1, "pool_cover": 1, "elsewhere_vote": 1,
