@@ -1,6 +1,6 @@
 """How much the follow-up decision costs: every later turn answered under both readings (issue 8).
 
-    .venv/bin/python benchmarks/followup_readings.py                 # collect (~20 min), then replay (~4 min)
+    .venv/bin/python benchmarks/followup_readings.py                 # collect (~35 min), then replay (~15 min)
     .venv/bin/python benchmarks/followup_readings.py --turns T.pkl   # replay a collection saved before
 
 Each labelled turn of ``eval/sets.json`` is collected as ``coach train`` does
@@ -10,7 +10,9 @@ alone). The collection is then replayed leave-one-guide-out (each guide ranked
 and cut by ``coach.train.fit_model`` fitted without it) under the reading the
 rules pick and under the other one, and the script prints, for the later
 turns: how often each reading is right, the better of the two (what a perfect
-follow-up decision would reach), two simple selectors, and a learned
+follow-up decision would reach), two simple selectors, the fallback the
+coach answers with (the topic reading, then the question alone when that
+abstains: ``Coach._ask``) and one that falls back either way, and a learned
 decision (a logistic model over the question's follow-up signals and what
 each reading finds, fitted on the other guides' turns where the readings
 disagree). Offline figures
@@ -160,19 +162,27 @@ def main() -> int:
         ts = [t for t in later if t.abstain == abstain]
         return f"{sum(pick(key(t)) for t in ts) / max(len(ts), 1):.3f}"
 
+    followups = {key(t): t.followup for t in later}
     rows = {
         "rules' reading": lambda k: rules[k]["ok"],
         "the other reading": lambda k: other[k]["ok"],
         "better of the two (a perfect decision)": lambda k: rules[k]["ok"] or other[k]["ok"],
         "higher top ranker score": lambda k: max(rules[k], other[k], key=lambda z: z["top"])["ok"],
         "higher P(answerable)": lambda k: max(rules[k], other[k], key=lambda z: z["p"])["ok"],
+        # What ``Coach._ask`` does: a follow-up its topic reading does not cover is read alone.
+        "topic, then alone if it abstains (shipped)": lambda k: (
+            other[k]["ok"] if followups[k] and rules[k]["abst"] and not other[k]["abst"] else rules[k]["ok"]
+        ),
+        "either reading, then the other if it abstains": lambda k: (
+            other[k]["ok"] if rules[k]["abst"] and not other[k]["abst"] else rules[k]["ok"]
+        ),
         "learned decision (signals + both readings)": learned_choice(later, rules, other).__getitem__,
     }
     n_in = sum(not t.abstain for t in later)
     print(f"later turns: {n_in} in scope, {len(later) - n_in} out of scope (leave-one-guide-out replay)")
-    print(f"{'reading':<42} {'follow-up hit':>13} {'oos abstained':>13}")
+    print(f"{'reading':<46} {'follow-up hit':>13} {'oos abstained':>13}")
     for name, pick in rows.items():
-        print(f"{name:<42} {share(pick, False):>13} {share(pick, True):>13}")
+        print(f"{name:<46} {share(pick, False):>13} {share(pick, True):>13}")
     split = Counter((t.followup, rules[key(t)]["ok"], other[key(t)]["ok"]) for t in later if not t.abstain)
     print("in scope, (rules call it a follow-up, rules' reading right, other right): count")
     for k, v in sorted(split.items()):

@@ -261,17 +261,32 @@ class Coach:
                 stepped.guide = guide
                 return stepped
 
+        read_alone: list[Analysis] = []
+
         def alone() -> Analysis:
-            t0 = time.perf_counter()
-            other = self._read(asked, history, False, False, guide)
-            a.timings["alone"] = (time.perf_counter() - t0) * 1000
-            return other
+            if not read_alone:
+                t0 = time.perf_counter()
+                read_alone.append(self._read(asked, history, False, False, guide))
+                a.timings["alone"] = (time.perf_counter() - t0) * 1000
+            return read_alone[0]
 
         t0 = time.perf_counter()
         # A follow-up is also read alone: "and how much experience is that?" may be answered
         # outside its topic, so what the question alone finds with confidence may fill the
         # extra places. (A new topic is answered as if asked first.)
         answer = self.decide(a, alone if followup else None)
+        if followup and answer.abstained:
+            # Read with its topic the guide does not cover it; read alone it may stand on its
+            # own ("ok different question, what do the lowest paid electricians make?"), and
+            # then its own confident answer is given, under the same abstention model and cut,
+            # unless its best unit is what the conversation just quoted (no answer to a new question).
+            other = alone()
+            repeats = bool(other.candidates) and self._quoted_key(other.candidates[0]) in set(a.res.already_quoted)
+            on_its_own = self.decide(other)
+            if not on_its_own.abstained and not repeats:
+                on_its_own.signals["read_alone"] = 1.0
+                on_its_own.signals["p_answer_with_topic"] = answer.signals.get("p_answer", 0.0)
+                answer = on_its_own
         answer.guide = guide
         a.timings["extract"] = (time.perf_counter() - t0) * 1000 - a.timings.get("alone", 0.0)
         answer.timings_ms = {k: round(v, 2) for k, v in a.timings.items()}

@@ -493,3 +493,57 @@ def test_a_followup_is_read_alone_only_when_a_place_is_left(settings, fake_embed
         raise AssertionError("read alone although no place was left")
 
     assert len(coach._compose(full, never)) == 3
+
+
+@pytest.mark.parametrize("alone_covered", [True, False])
+def test_a_followup_its_topic_reading_cannot_answer_is_answered_on_its_own(
+    settings, fake_embedder, monkeypatch, alone_covered
+):
+    """A question like "ok different question, what do the lowest paid electricians make?" opens
+    like a follow-up; read with its topic the guide does not cover it, read alone it may: then its own
+    answer is given (under the same abstention model and cut) and it starts a new topic, else the
+    coach says it is not covered. A follow-up its topic reading answers is never replaced, a
+    first question is read once, and an answer that would quote again what the conversation just
+    quoted is no answer to a new question."""
+    from coach.answer import Analysis, history_turn
+    from coach.conversation import Turn
+    from coach.records import Answer
+
+    coach = _followup_coach(settings, fake_embedder)
+    topic = "do electricians work outside much?"
+    history = [Turn(question=topic, query=topic, standalone=True)]
+    q = "ok different question, what do the lowest paid electricians make?"
+    read: list[bool] = []
+    covered = {True: False, False: alone_covered}  # reading with the topic -> covered?
+
+    def decide(a: Analysis, alone=None) -> Answer:  # noqa: ANN001
+        read.append(a.res.followup)
+        ok = covered[a.res.followup]
+        return Answer(question=q, query=a.res.query, abstained=not ok, text=a.res.query if ok else "not covered")
+
+    real_read = coach._read
+    reads: list[bool] = []
+
+    def counted(asked, history, followup, full_pool, guide):  # noqa: ANN001, ANN202
+        reads.append(followup)
+        return real_read(asked, history, followup, full_pool, guide)
+
+    monkeypatch.setattr(coach, "decide", decide)
+    monkeypatch.setattr(coach, "_read", counted)
+    answer = coach.ask(q, history)
+    assert read == [True, False] and reads == [True, False]  # the question alone is read once
+    assert answer.abstained is not alone_covered
+    assert answer.query == (q if alone_covered else f"{topic} {q}")
+    assert history_turn(answer).standalone is alone_covered  # answered alone: a new topic
+    if alone_covered:
+        assert answer.signals["read_alone"] == 1.0
+        # What the question alone finds first was just quoted: that is no answer to it.
+        best = coach.analyze(q, [], as_followup=False).candidates[0]
+        quoted = [Turn(question=topic, query=topic, standalone=True, quoted=[coach._quoted_key(best)])]
+        assert coach.ask(q, quoted).abstained
+    read.clear()
+    covered[True] = True
+    assert not coach.ask(q, history).abstained and read == [True]
+    read.clear()
+    covered[True] = covered[False] = False
+    assert coach.ask(q, []).abstained and read == [False]  # a first question has no other reading
