@@ -417,7 +417,9 @@ class Coach:
             # The abstention reads the pool as ranked without the late columns (``PLAIN_RANKER``).
             plain = self.model.plain_ranker.decision(rows, CANDIDATE_FEATURES)
             by_plain = np.argsort(-plain, kind="stable")
-            qrow = question_row(scores=plain[by_plain], rows=rows[by_plain], **common)
+            # How sure the cross-encoder got of the answers to questions like this on other guides.
+            usual = self.elsewhere().usual_logits(qvec, self.index.passages[cands[0].passage].title)
+            qrow = question_row(scores=plain[by_plain], rows=rows[by_plain], **common, usual=usual)
             order = np.argsort(-scores, kind="stable")
             cands = [cands[i] for i in order]
             rows, scores = rows[order], scores[order]

@@ -20,6 +20,15 @@ guide's projection sentence ("employment is projected to grow 4 percent") reads
 like the projections that answered it on other guides, though it shares no word
 with the question, and neither the cross-encoder nor the embedder links the two.
 
+Close questions also say how sure the cross-encoder gets of a right answer to
+them. "Is this a good career for me?" is answered with a logit near 0 on every
+guide, "how much do electricians make?" near 8. An answered example keeps the
+cross-encoder's logit for the unit that answered it (``Example.logit``); a new
+question's ``logit_standing`` is the weighted share of the ``STANDING_NEIGHBOURS``
+closest answered examples whose logit its own best unit reaches
+(``Elsewhere.usual_logits``, ``logit_standing``). A best logit of 3 is high for
+the first question and low for the second.
+
 A guide's own examples are never used for it (examples of the same guide title
 are skipped), so a guide the model was fitted on is read as a new guide would
 be, and training rows are computed the same way (each guide's turns vote from
@@ -41,6 +50,11 @@ SHARPNESS = 4
 """A vote weighs its question's cosine to this power: the closest count most."""
 NO_VOTE = 0.5
 """The vote when no example of another guide is close at all (or there are none)."""
+STANDING_NEIGHBOURS = 20
+"""How many of the closest answered questions a best logit is compared with (a share needs more
+than a mean does)."""
+NO_STANDING = 0.5
+"""``logit_standing`` when there is nothing to compare with (no cross-encoder, no close example)."""
 
 
 class Example(BaseModel):
@@ -51,6 +65,9 @@ class Example(BaseModel):
     in_scope: bool
     guide: str
     """The title of the guide it was asked on."""
+    logit: float | None = None
+    """The cross-encoder's logit for the best unit that answered it (None when none did, or
+    the cross-encoder did not read it)."""
 
 
 class ExampleVectors(BaseModel):
@@ -100,13 +117,21 @@ class Elsewhere:
     """The examples ready to vote: unit question vectors, in-scope labels and guide keys (rows aligned)."""
 
     def __init__(
-        self, vectors: np.ndarray, in_scope: Sequence[bool], guides: Sequence[str], answers: np.ndarray | None = None
+        self,
+        vectors: np.ndarray,
+        in_scope: Sequence[bool],
+        guides: Sequence[str],
+        answers: np.ndarray | None = None,
+        logits: Sequence[float | None] | None = None,
     ) -> None:
         self.vectors = np.asarray(vectors, dtype=np.float32)
         self.in_scope = np.asarray(in_scope, dtype=np.float64)
         self.guides = np.asarray([guide_key(g) for g in guides], dtype=object)
         self.answers = np.asarray(answers, dtype=np.float32) if answers is not None and len(answers) else None
         """Answer vectors, rows aligned with the questions (zero rows where there is none)."""
+        given = logits if logits is not None else [None] * len(self.guides)
+        self.logits = np.asarray([np.nan if v is None else v for v in given], dtype=np.float64)
+        """``Example.logit`` of each row (NaN where there is none)."""
 
     @classmethod
     def of(
@@ -131,18 +156,22 @@ class Elsewhere:
         answers = (
             shipped_answers.unpack(len(examples)) if shipped_answers is not None and same(shipped_answers) else None
         )
-        return cls(vectors, [e.in_scope for e in examples], [e.guide for e in examples], answers)
+        return cls(
+            vectors, [e.in_scope for e in examples], [e.guide for e in examples], answers, [e.logit for e in examples]
+        )
 
     def __len__(self) -> int:
         return len(self.guides)
 
-    def _neighbours(self, qvec: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """The ``NEIGHBOURS`` rows of ``keep`` closest to ``qvec`` and their weights (cosine to the
+    def _neighbours(
+        self, qvec: np.ndarray, keep: np.ndarray, k: int = NEIGHBOURS
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ``k`` rows of ``keep`` closest to ``qvec`` and their weights (cosine to the
         power ``SHARPNESS``), or None when there are none or none is close at all."""
         if not len(keep):
             return None
         sim = self.vectors[keep] @ np.asarray(qvec, dtype=np.float32)
-        top = np.argsort(-sim, kind="stable")[:NEIGHBOURS]
+        top = np.argsort(-sim, kind="stable")[:k]
         weight = np.clip(sim[top], 0.0, None).astype(np.float64) ** SHARPNESS
         return (keep[top], weight / weight.sum()) if weight.sum() > 0 else None
 
@@ -154,6 +183,17 @@ class Elsewhere:
             return NO_VOTE
         rows, weight = found
         return float(weight @ self.in_scope[rows])
+
+    def usual_logits(self, qvec: np.ndarray, guide: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The logits that answered the ``STANDING_NEIGHBOURS`` answered examples of other guides
+        closest to ``qvec``, and their weights (as in ``vote``); None without any."""
+        found = self._neighbours(
+            qvec, np.flatnonzero((self.guides != guide_key(guide)) & ~np.isnan(self.logits)), STANDING_NEIGHBOURS
+        )
+        if found is None:
+            return None
+        rows, weight = found
+        return self.logits[rows], weight
 
     def answer_prototype(self, qvec: np.ndarray, guide: str) -> np.ndarray | None:
         """What answered the questions most like ``qvec`` on other guides: the mean of the answer
@@ -171,3 +211,13 @@ class Elsewhere:
             return None
         rows, weight = found
         return (weight @ self.answers[rows]).astype(np.float32)
+
+
+def logit_standing(logit: float, usual: tuple[np.ndarray, np.ndarray] | None) -> float:
+    """The weighted share of the ``usual`` logits (``Elsewhere.usual_logits``) that ``logit``
+    reaches: 1 when it is as sure as any right answer to a question like this was, 0 when it is
+    below all of them; ``NO_STANDING`` with nothing to compare."""
+    if usual is None:
+        return NO_STANDING
+    values, weight = usual
+    return float(weight @ (values <= logit))

@@ -23,6 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from coach import lexical
+from coach.examples import logit_standing
 
 # What a question asks for. These are features, not gates: the model learns how
 # much a missing amount counts against a sentence.
@@ -155,6 +156,7 @@ QUESTION_FEATURES = [
     "top3_cover",
     "pool_cover",
     "elsewhere_vote",
+    "logit_standing",
     "followup",
 ]
 """Columns of the question row (abstention model)."""
@@ -165,7 +167,7 @@ EVIDENCE_SIGN = {
     "unknown_share": -1, "unknown_rarity": -1, "unknown_gain": -1, "unknown_names": -1,
     "top_subject_missing": -1, "top_rare_missing": -1, "top_names_missing": -1, "top3_subject_missing": -1,
     "top3_rare_missing": -1, "fit_but_subject_missing": -1,
-    "top_cover": 1, "top3_cover": 1, "pool_cover": 1, "elsewhere_vote": 1,
+    "top_cover": 1, "top3_cover": 1, "pool_cover": 1, "elsewhere_vote": 1, "logit_standing": 1,
 }  # fmt: skip
 """Which way each piece of evidence can move P(the guide answers): a better match
 only up, a missing word only down. ``coach train`` fits the abstention trees
@@ -361,12 +363,15 @@ def question_row(
     followup: bool,
     cover: float,
     vote: float,
+    usual: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[float]:
     """One row in ``QUESTION_FEATURES`` order; ``scores`` and ``rows`` are sorted best first.
 
     ``cover`` is the best cover any candidate gives the question's worst-covered
     subject word (0 on the path without the late reader); ``vote`` the share of in-scope questions
-    among the labelled questions of other guides closest to it (``coach.examples``)."""
+    among the labelled questions of other guides closest to it; ``usual`` the cross-encoder
+    logits that answered the closest of them (``coach.examples``; None on the path without the
+    cross-encoder)."""
     col = {f: k for k, f in enumerate(CANDIDATE_FEATURES)}
     top = rows[0]
     missing = sum(top[col[f"{k}_missing"]] for k in ASKS)
@@ -401,6 +406,8 @@ def question_row(
         "top3_cover": float(rows[:3, col["late_cover"]].max()),
         "pool_cover": cover,
         "elsewhere_vote": vote,
+        # Is the best unit as sure an answer as questions like this one got on other guides?
+        "logit_standing": logit_standing(float(top[col["logit"]]), usual),
         "followup": float(followup),
     }
     return [row[f] for f in QUESTION_FEATURES]

@@ -93,6 +93,9 @@ class TurnData(BaseModel):
     """``model_id`` of the embedder ``qvec`` came from."""
     vote: float = NO_VOTE
     """``elsewhere_vote``: set by ``with_votes`` from the other guides' turns (``coach.examples``)."""
+    usual: tuple[np.ndarray, np.ndarray] | None = None
+    """The logits that answered the closest questions of other guides, with their weights
+    (``Elsewhere.usual_logits``, for ``logit_standing``): set by ``with_votes`` like ``vote``."""
     uvecs: np.ndarray | None = None
     """The candidates' unit vectors (float16, rows aligned with ``rows``), for ``answer_like``."""
     other: TurnData | None = None
@@ -158,7 +161,7 @@ def examples_of(turns: list[TurnData]) -> Made:
     """Every collected turn as a labelled question (``coach.examples``), with its question vector
     and its answer vector: the mean of the vectors of the units that answer it (zero when none does)."""
     kept = [t for t in turns if t.searched and t.qvec is not None and t.embedder == turns[0].embedder]
-    examples = [Example(query=t.searched, in_scope=not t.abstain, guide=t.title) for t in kept]
+    examples = [Example(query=t.searched, in_scope=not t.abstain, guide=t.title, logit=answer_logit(t)) for t in kept]
     if not kept:
         return examples, np.zeros((0, 1), dtype=np.float32), np.zeros((0, 1), dtype=np.float32)
     vectors = np.vstack([t.qvec for t in kept]).astype(np.float32)
@@ -170,16 +173,29 @@ def examples_of(turns: list[TurnData]) -> Made:
     return examples, vectors, answers
 
 
+def answer_logit(t: TurnData) -> float | None:
+    """The cross-encoder's logit for the best unit that answers ``t`` (None when none does, or
+    the cross-encoder did not read the turn)."""
+    if t.abstain or not t.reranked or not t.labels.any():
+        return None
+    return round(float(t.rows[t.labels, CANDIDATE_FEATURES.index("logit")].max()), 4)
+
+
 def with_votes(turns: list[TurnData], made: Made | None = None) -> list[TurnData]:
     """``turns`` with their ``elsewhere_vote`` and ``answer_like`` columns from the other guides'
     turns among them, as serving computes them from the model's examples (``made``:
     ``examples_of(turns)``, when the caller has it)."""
     examples, vectors, answers = made if made is not None else examples_of(turns)
-    elsewhere = Elsewhere(vectors, [e.in_scope for e in examples], [e.guide for e in examples], answers)
+    elsewhere = Elsewhere(
+        vectors, [e.in_scope for e in examples], [e.guide for e in examples], answers, [e.logit for e in examples]
+    )
     like = CANDIDATE_FEATURES.index("answer_like")
 
     def voted(t: TurnData) -> TurnData:
-        update: dict = {"vote": elsewhere.vote(t.qvec, t.title) if t.qvec is not None else NO_VOTE}
+        update: dict = {
+            "vote": elsewhere.vote(t.qvec, t.title) if t.qvec is not None else NO_VOTE,
+            "usual": elsewhere.usual_logits(t.qvec, t.title) if t.qvec is not None else None,
+        }
         rows = t.rows.copy()
         rows[:, like] = 0.0
         proto = elsewhere.answer_prototype(t.qvec, t.title) if t.qvec is not None else None
@@ -364,8 +380,8 @@ def rank_turn(t: TurnData, m: Rankers, pool: int) -> Ranked | None:
     by = np.argsort(-s, kind="stable")
     ps = plain.decision(rows, CANDIDATE_FEATURES)
     bp = np.argsort(-ps, kind="stable")
-    return Ranked(turn=t, order=keep[by], scores=s[by], qrow=question_row(scores=ps[bp], rows=rows[bp], **common, cover=t.cover),
-                  qrow_first=qfirst)  # fmt: skip
+    qrow = question_row(scores=ps[bp], rows=rows[bp], **common, cover=t.cover, usual=t.usual if t.reranked else None)
+    return Ranked(turn=t, order=keep[by], scores=s[by], qrow=qrow, qrow_first=qfirst)
 
 
 def _out_of_guide(turns: list[TurnData], pool: int) -> list[Ranked]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coach.examples import NO_VOTE, Elsewhere, Example, ExampleVectors
+from coach.examples import NO_STANDING, NO_VOTE, Elsewhere, Example, ExampleVectors, logit_standing
 
 
 def _vec(*xs: float) -> np.ndarray:
@@ -100,6 +100,52 @@ def test_a_new_question_is_read_with_what_answered_questions_like_it_on_other_gu
     )
     same = Elsewhere.of(examples[:3], None, ("fake", 3), _encode, ExampleVectors.pack(answers[:3], "fake"))
     assert same.answers is not None and np.allclose(same.answers, answers[:3], atol=0.01)
+
+
+def test_a_best_logit_is_read_against_the_logits_that_answered_questions_like_it_elsewhere():
+    """A logit of 3 is a sure answer to "is this a good career for me?" (answered near 0 on other
+    guides) and a weak one to a pay question (answered near 8); a guide's own examples, and
+    examples nothing answered, never count."""
+    fit, pay = _vec(1, 0, 0), _vec(0, 1, 0)
+    questions = np.vstack([fit, fit, pay, pay, pay, fit])
+    guides = ["Welder", "Lifeguard", "Welder", "Lifeguard", "Electricians", "Lifeguard"]
+    logits = [0.5, -0.4, 8.0, 7.1, 1.0, 9.0]
+    elsewhere = Elsewhere(questions, [True] * 5 + [False], guides, None, [*logits[:5], None])
+    usual = elsewhere.usual_logits(fit, guide="Electricians")
+    assert usual is not None and sorted(usual[0][usual[1] > 0]) == [-0.4, 0.5]  # the unanswered one has no logit
+    assert logit_standing(3.0, usual) == pytest.approx(1.0)
+    assert logit_standing(3.0, elsewhere.usual_logits(pay, guide="Electricians")) == pytest.approx(0.0)
+    assert 0.0 < logit_standing(7.5, elsewhere.usual_logits(pay, guide="Electricians")) < 1.0
+    # On the electrician guide itself its own pay example (logit 1.0) is not among them.
+    assert 1.0 not in elsewhere.usual_logits(pay, guide="electricians")[0].tolist()
+    # Nothing to compare with: no answered example of another guide, or no cross-encoder.
+    assert Elsewhere(questions, [True] * 6, guides).usual_logits(fit, guide="Welder") is None
+    assert logit_standing(3.0, None) == NO_STANDING
+    kept = Elsewhere.of(
+        [Example(query=q, in_scope=True, guide="Welder", logit=2.5) for q in TEXTS], None, ("fake", 3), _encode
+    )
+    assert kept.usual_logits(PAY, guide="Lifeguard")[0].tolist() == [2.5, 2.5, 2.5]
+
+
+@pytest.mark.slow
+def test_the_answer_path_weighs_its_best_logit_against_other_guides(real_coach):
+    """The shipped model's answered examples carry their logits, and the question row's
+    ``logit_standing`` is the best unit's logit (the pool as the plain ranker orders it) read
+    against the logits that answered the closest questions of other guides."""
+    from coach.features import CANDIDATE_FEATURES, QUESTION_FEATURES
+
+    assert sum(e.logit is not None for e in real_coach.model.examples) > 500
+    col, logit = QUESTION_FEATURES.index("logit_standing"), CANDIDATE_FEATURES.index("logit")
+    title = real_coach.index.passages[0].title
+    seen = []
+    for q in ("What does this job pay?", "Is this a good career for me?", "which pizza place in Chicago is the best?"):
+        a = real_coach.analyze(q, [])
+        plain = real_coach.model.plain_ranker.decision(a.rows, CANDIDATE_FEATURES)
+        top = float(a.rows[int(np.argmax(plain)), logit])
+        usual = real_coach.elsewhere().usual_logits(a.qvec, title)
+        assert usual is not None and a.qrow[col] == pytest.approx(logit_standing(top, usual))
+        seen.append(a.qrow[col])
+    assert seen[-1] < 0.2  # the pizza question's best logit is below what answered questions like it
 
 
 @pytest.mark.slow

@@ -248,6 +248,50 @@ def test_the_model_keeps_its_labelled_questions_and_votes_from_other_guides_only
     assert np.allclose(model.example_vectors.unpack(len(turns)), [t.qvec for t in turns], atol=0.01)
 
 
+def test_a_best_logit_is_weighed_against_the_logits_that_answered_other_guides_questions():
+    """``logit_standing``: the model keeps the logit of each answered example's right unit; a
+    guide's turns are read against the other guides' logits only, and the question row says
+    how many of them its best unit reaches."""
+    from coach.train import answer_logit, with_votes
+
+    rng = np.random.default_rng(4)
+    vec = np.asarray([1.0, 0.0], dtype=np.float32)
+
+    def turn(guide: str, k: int) -> TurnData:
+        t = _turn(guide, rng, abstain=(k % 5 == 0))
+        return t.model_copy(update={"searched": f"{guide} q{k}", "qvec": vec, "title": guide, "embedder": "e"})
+
+    turns = [turn(g, k) for g in "abc" for k in range(10)]
+    model = fit_model(turns)
+    logit = CANDIDATE_FEATURES.index("logit")
+    for e, t in zip(model.examples, turns, strict=True):
+        assert (e.logit is None) == t.abstain
+        assert t.abstain or e.logit == pytest.approx(t.rows[t.labels, logit].max(), abs=1e-3)
+    voted = with_votes(turns)
+    own = {g: {answer_logit(t) for t in turns if t.guide == g and not t.abstain} for g in "abc"}
+    for t in voted:  # 16 answered examples of the two other guides, none of its own
+        assert t.usual is not None and len(t.usual[0]) == 16 and not own[t.guide] & set(t.usual[0].tolist())
+    row = lambda top: question_row(  # noqa: E731
+        scores=np.asarray([1.0]), rows=np.asarray([_row("It pays well.", ["pay"], logit=top)]), unknown=[],
+        subject=["pay"], unknown_gain=0.0, unknown_names=0.0, wanted=[], followup=False, cover=1.0, vote=0.5,
+        usual=voted[0].usual,
+    )[QUESTION_FEATURES.index("logit_standing")]  # fmt: skip
+    assert row(-20.0) == 0.0 and row(20.0) == pytest.approx(1.0) and 0.0 < row(4.0) < 1.0
+    # Training reads it as serving does: the best unit of the pool as the plain ranker orders it.
+    from coach.examples import logit_standing
+    from coach.train import Rankers, _pool_rows, rank_turn
+
+    rankers = Rankers(model.first, model.first_plain, model.ranker, model.plain_ranker)
+    col = QUESTION_FEATURES.index("logit_standing")
+    for t in voted[:5]:
+        r = rank_turn(t, rankers, model.thresholds.pool)
+        pool = r.order  # the kept pool, in ranker order
+        plain = model.plain_ranker.decision(_pool_rows(t, pool), CANDIDATE_FEATURES)
+        top = t.rows[pool[int(np.argmax(plain))], logit]
+        assert r.qrow[col] == pytest.approx(logit_standing(top, t.usual))
+        assert r.qrow_first[col] == 0.5  # the path without the cross-encoder has nothing to compare
+
+
 def test_a_unit_like_what_answered_similar_questions_elsewhere_is_marked_from_other_guides_only():
     """``answer_like``: a guide's turns read the answers of the other guides' similar questions, never
     their own, and the model ships the answer vectors it fitted with."""
