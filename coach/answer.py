@@ -282,8 +282,8 @@ class Coach:
             # unless its best unit is what the conversation just quoted (no answer to a new question).
             other = alone()
             repeats = bool(other.candidates) and self._quoted_key(other.candidates[0]) in set(a.res.already_quoted)
-            on_its_own = self.decide(other)
-            if not on_its_own.abstained and not repeats:
+            on_its_own = None if repeats else self.decide(other)
+            if on_its_own is not None and not on_its_own.abstained:
                 on_its_own.signals["read_alone"] = 1.0
                 on_its_own.signals["p_answer_with_topic"] = answer.signals.get("p_answer", 0.0)
                 answer = on_its_own

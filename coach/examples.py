@@ -156,6 +156,11 @@ class Elsewhere:
         answers = (
             shipped_answers.unpack(len(examples)) if shipped_answers is not None and same(shipped_answers) else None
         )
+        return cls.built(examples, vectors, answers)
+
+    @classmethod
+    def built(cls, examples: Sequence[Example], vectors: np.ndarray, answers: np.ndarray | None = None) -> Elsewhere:
+        """The examples with their question vectors and answer vectors (rows aligned)."""
         return cls(
             vectors, [e.in_scope for e in examples], [e.guide for e in examples], answers, [e.logit for e in examples]
         )

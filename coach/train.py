@@ -186,9 +186,7 @@ def with_votes(turns: list[TurnData], made: Made | None = None) -> list[TurnData
     turns among them, as serving computes them from the model's examples (``made``:
     ``examples_of(turns)``, when the caller has it)."""
     examples, vectors, answers = made if made is not None else examples_of(turns)
-    elsewhere = Elsewhere(
-        vectors, [e.in_scope for e in examples], [e.guide for e in examples], answers, [e.logit for e in examples]
-    )
+    elsewhere = Elsewhere.built(examples, vectors, answers)
     like = CANDIDATE_FEATURES.index("answer_like")
 
     def voted(t: TurnData) -> TurnData:
