@@ -100,6 +100,24 @@ def _strong_only(inline: MdToken) -> bool:
     )
 
 
+def _run_in_heading(inline: MdToken) -> int | None:
+    """Where the first line ends, when a paragraph's first line is nothing but bold text and more
+    lines follow ("**What is the MERN stack?**" then its answer); else None."""
+    kids = inline.children or []
+    brk = next((k for k, c in enumerate(kids) if c.type in ("softbreak", "hardbreak")), None)
+    if brk is None:
+        return None
+    first = [c for c in kids[:brk] if not (c.type == "text" and not c.content.strip())]
+    cut = inline.content.find("\n")
+    if (
+        [c.type for c in first] != ["strong_open", "text", "strong_close"]
+        or not 0 < cut <= PSEUDO_HEADING_MAX_CHARS
+        or not inline.content[cut:].strip()
+    ):
+        return None
+    return cut
+
+
 def _next_heading_level(tokens: list[MdToken], i: int) -> int | None:
     """Level of the heading that comes right after the block closing before ``i``, if any."""
     if i < len(tokens) and tokens[i].type == "heading_open":
@@ -135,7 +153,17 @@ def tokenize(text: str) -> list[Token]:
         elif t.type == "paragraph_open":
             inline = toks[i + 1]
             s, e = src.inline_span(inline)
-            if _strong_only(inline):
+            if _run_in_heading(inline) is not None:
+                # "**Can I learn it in 3 months?**" with its answer on the next line: one
+                # paragraph to CommonMark, a question and its answer to a reader.
+                lines = inline.content.split("\n")
+                row = inline.map[0] if inline.map else 0
+                head_end = src.locate(row, lines[0], True)
+                body = src.locate(row + 1, lines[1], False)
+                name = heading_name(plain_inline(lines[0]))
+                out.append(Token("heading", s, head_end, name, level=6, markup=True))
+                out.append(Token("para", body, e, text[body:e], markup=True))
+            elif _strong_only(inline):
                 # A bold line right above a heading names the group that heading opens.
                 nxt = _next_heading_level(toks, i + 3)
                 level = max(1, nxt - 1) if nxt is not None else 6

@@ -341,3 +341,23 @@ def test_markdown_setext_heading_and_inline_markup():
     assert unit.text == "Nurses **care** for [patients](https://x.org)."
     assert unit.plain == "Nurses care for patients."
     assert text[unit.char_start : unit.char_end] == unit.text
+
+
+def test_markdown_bold_question_with_its_answer_on_the_next_line_is_a_heading():
+    # One paragraph to CommonMark ("**Q?**" and a soft break), an FAQ entry to a reader.
+    text = (
+        "# Web Developer\n\n## FAQ\n\n**Can I learn it in 3 months?**\nThe basics can be learned in three months. A first job usually takes longer.\n\n"
+        "**What is the MERN stack?**\n  It is MongoDB, Express.js, React and Node.js.\n\n"
+        "**Bold lead-in** with more words on the same line.\n"
+    )
+    g = parse_guide(text, "web.md")
+    assert ["Web Developer", "FAQ", "Can I learn it in 3 months?"] in paths(g)
+    mern = next(s for s in g.sections if s.heading_path[-1] == "What is the MERN stack?")
+    assert mern.units[0].text == "It is MongoDB, Express.js, React and Node.js."
+    assert text[mern.units[0].char_start : mern.units[0].char_end] == mern.units[0].text
+    months = next(s for s in g.sections if s.heading_path[-1] == "Can I learn it in 3 months?")
+    assert [u.text for u in months.units] == [
+        "The basics can be learned in three months.",
+        "A first job usually takes longer.",
+    ]
+    assert unit_starting(g, "Bold lead-in with more words").kind == "sentence"  # bold inside a line stays text
