@@ -60,7 +60,7 @@ def replay(turns: list[TurnData]) -> dict[tuple, dict]:
     """Leave-one-guide-out: (guide, conv, turn) -> p(answerable), abstained, right, top ranker score,
     and where the first right unit stands (0 first; ``pool`` when the cross-encoder never reads it)."""
     from coach.features import QUESTION_FEATURES
-    from coach.train import Rankers, compose_sim, fit_model, rank_turn, with_votes
+    from coach.train import Rankers, adapted, compose_sim, fit_model, model_map, rank_turn, with_votes
 
     # Each turn's ``elsewhere_vote`` from every other guide's turns: what the model fitted without
     # its guide votes with (``fit_model`` votes again for the turns it fits on, from those alone).
@@ -69,7 +69,8 @@ def replay(turns: list[TurnData]) -> dict[tuple, dict]:
     for g in sorted({t.guide for t in turns}):
         m = fit_model([t for t in turns if t.guide != g])
         th = m.thresholds
-        for t in (t for t in turns if t.guide == g):
+        # The held-out guide's questions turned by the map of the model fitted without it.
+        for t in adapted([t for t in turns if t.guide == g], model_map(m)):
             key = (t.guide, t.conv, t.turn)
             r = rank_turn(t, Rankers(m.first, m.first_plain, m.ranker, m.plain_ranker), th.pool)
             if r is None:
@@ -131,7 +132,12 @@ def collection(args: argparse.Namespace, both_readings: bool = True) -> list[Tur
     """The collection ``--turns`` names, or a new one (saved to ``--save`` when given)."""
     if args.turns:
         with open(args.turns, "rb") as f:
-            return pickle.load(f)  # noqa: S301 (our own file)
+            turns = pickle.load(f)  # noqa: S301 (our own file)
+        from coach.features import CANDIDATE_FEATURES
+
+        if any(len(t.rows) and t.rows.shape[1] != len(CANDIDATE_FEATURES) for t in turns):
+            sys.exit(f"{args.turns} was collected with other feature columns: collect again with --save.")
+        return turns
     turns = collect_both(args.sets, args.cache, both_readings)
     if args.save:
         with open(args.save, "wb") as f:

@@ -45,6 +45,7 @@ def replay(turns: list, grid: list[float]) -> None:
     for guide in sorted({t.guide for t in turns}):
         rest = [t for t in turns if t.guide != guide]
         made = train.examples_of(rest)
+        rest, fitted = train.with_adapted(rest)
         voted = train.with_votes(rest, made)
         first, first_plain, ranker, plain = train._fit_rankers(voted, pool)
         ranked = train._out_of_guide(voted, pool)
@@ -53,6 +54,7 @@ def replay(turns: list, grid: list[float]) -> None:
         cuts = {fa: train.choose_abstain_cut(ranked, p, fa) for fa in FALSE_ABSTENTION}
         extra = {w: train.choose_extra_cut(ranked, max_words, w, grid) for w in MEDIAN_WORDS}
         held = [t for t in train.with_votes(rest + [t for t in turns if t.guide == guide], made) if t.guide == guide]
+        held = train.adapted(held, fitted)
         rankers = train.Rankers(first, first_plain, ranker, plain)
         for t in held:
             r = train.rank_turn(t, rankers, pool)

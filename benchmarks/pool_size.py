@@ -29,7 +29,8 @@ def replay(turns: list, sizes: list[int]) -> dict[int, tuple[float, float]]:
     from coach.features import CANDIDATE_FEATURES
 
     pool = train.Thresholds.model_fields["pool"].default
-    turns = [t for t in turns if not t.abstain and t.labels.any() and len(t.rows)]
+    # Each guide's ``dense_adapted`` from a question map fitted without it, as ``coach train`` fits.
+    turns = [t for t in train.with_adapted(turns)[0] if not t.abstain and t.labels.any() and len(t.rows)]
     found: dict[int, list[tuple[bool, bool]]] = {k: [] for k in sizes}
     for guide in sorted({t.guide for t in turns}):
         m = train._fit_rankers([t for t in turns if t.guide != guide], pool)

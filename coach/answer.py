@@ -27,6 +27,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from coach import lexical
+from coach.adapter import adapt
+from coach.adapter import unpack as unpack_adapter
 from coach.chunk import heading_text, unit_context
 from coach.conversation import (
     Resolution,
@@ -190,6 +192,7 @@ class Coach:
         self.reranker = reranker if late is not None else None
         self.late = late if reranker is not None else None
         self.model = model or load_model()
+        self._adapter: tuple[AnswerModel, Embedder, np.ndarray | None] | None = None
         self._read_ahead: set[str | None] = set()
         self._read_ahead_lock = threading.Lock()
 
@@ -377,7 +380,9 @@ class Coach:
         timings["retrieve"] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
-        ctx_q = _QuestionContext(q, subject, res, focus, self.index, qvec, avec, self.elsewhere())
+        ctx_q = _QuestionContext(
+            q, subject, res, focus, self.index, qvec, avec, self.elsewhere(), adapt(qvec, self.adapter())
+        )
         late, cover, pool_cover = self._read_late(res.query, cands)
         rows = self._rows(cands, ctx_q, late=late, cover=cover)
         first = (self.model.first if self.late else self.model.first_plain).decision(rows, CANDIDATE_FEATURES)
@@ -459,6 +464,7 @@ class Coach:
                     heading=heading_text(passage), heading_sim=hsim,
                     after_question_sim=self._after_question(c, qc.qvec), dense=c.dense,
                     dense_alone=float(uvec @ qc.avec), answer_like=qc.answer_like(passage.title, uvec),
+                    dense_adapted=float(uvec @ qc.adapted),
                     bm25=c.lexical, passage_rank=c.passage_rank,
                     logit=float(logits[k]) if logits is not None else None,
                     late=float(late[k]) if late is not None else 0.0,
@@ -487,6 +493,15 @@ class Coach:
                 while len(_ELSEWHERE) > 8:  # models refitted in one process (coach eval --cv) come and go
                     del _ELSEWHERE[next(iter(_ELSEWHERE))]
             return hit[2]
+
+    def adapter(self) -> np.ndarray | None:
+        """The answer model's question map for this embedder (``coach.adapter``; None when it has
+        none, or made it for another embedder), read from the model once."""
+        hit = self._adapter
+        if hit is None or hit[0] is not self.model or hit[1] is not self.embedder:
+            e = self.embedder
+            hit = self._adapter = (self.model, e, unpack_adapter(self.model.adapter, (e.model_id, e.dimension)))
+        return hit[2]
 
     def _read_late(self, query: str, cands: list[Candidate]) -> tuple[np.ndarray | None, np.ndarray | None, float]:
         """The late reader's score of each candidate, each candidate's cover of the query's
@@ -832,8 +847,11 @@ class _QuestionContext:
         qvec: np.ndarray,
         avec: np.ndarray,
         elsewhere: Elsewhere | None = None,
+        adapted: np.ndarray | None = None,
     ) -> None:
         self.q = q
+        self.adapted = qvec if adapted is None else adapted
+        """The question vector turned by the answer model's map (``dense_adapted``)."""
         self._elsewhere = elsewhere
         self._protos: dict[str, np.ndarray | None] = {}
         self.res = res

@@ -72,7 +72,8 @@ class Example(BaseModel):
 
 class ExampleVectors(BaseModel):
     """The examples' question vectors as shipped: int8 with one scale a row, base64, and the embedder
-    that made them (a cosine moves by well under 0.01 against the float vectors)."""
+    that made them (a cosine moves by well under 0.01 against the float vectors). The question map
+    of ``coach.adapter`` (a square matrix) is shipped the same way."""
 
     embedder: str
     """``Embedder.model_id`` of the model the vectors came from."""

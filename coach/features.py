@@ -66,6 +66,7 @@ CANDIDATE_FEATURES = [
     "dense",
     "dense_gap",
     "dense_alone",
+    "dense_adapted",
     "answer_like",
     "answer_like_gap",
     "bm25",
@@ -106,6 +107,8 @@ it (``coach.late``), known for every candidate; ``late_passage`` the same for
 the unit's whole passage, read for the pool only (0 without a cross-encoder).
 ``late_cover`` is how well the unit speaks of the question's worst-covered
 subject word (``coach.late.LateReader.read``; 1 when the question has none).
+``dense_adapted`` is the unit's cosine with the question turned towards what
+answers such questions (``coach.adapter``; the plain ``dense`` without an adapter).
 ``answer_like`` is the unit's cosine with what answered the questions most like
 this one on other guides (``examples.Elsewhere.answer_prototype``; 0 without
 examples), ``answer_like_gap`` its distance to the pool's best.
@@ -243,6 +246,7 @@ def candidate_row(
     dense: float,
     dense_alone: float,
     answer_like: float,
+    dense_adapted: float | None = None,
     bm25: float,
     passage_rank: int,
     logit: float | None,
@@ -278,6 +282,7 @@ def candidate_row(
         "dense": dense,
         "dense_gap": 0.0,
         "dense_alone": dense_alone,
+        "dense_adapted": dense if dense_adapted is None else dense_adapted,
         "answer_like": answer_like,
         "answer_like_gap": 0.0,
         "bm25": bm25,

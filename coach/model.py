@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from coach.errors import ModelError
 from coach.examples import Example, ExampleVectors
 
-MODEL_VERSION = 5
+MODEL_VERSION = 6
 DEFAULT_MODEL_FILE = Path(__file__).with_name("answer_model.json")
 
 
@@ -150,6 +150,9 @@ class AnswerModel(BaseModel):
     answer_vectors: ExampleVectors | None = None
     """The mean vector of the units that answered each of them (zero rows where none did; the
     ``answer_like`` feature), the same way, used only with the embedder that made them."""
+    adapter: ExampleVectors | None = None
+    """The question map of ``dense_adapted`` (``coach.adapter``): dimension x dimension, int8 rows,
+    for the embedder that made the training vectors (with another, the plain cosine)."""
     trained_on: list[str]
     """The labelled sets it was fitted on (file names with their sha256)."""
     report: dict[str, float] = {}

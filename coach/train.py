@@ -31,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from coach.adapter import pack as pack_adapter
 from coach.answer import Analysis, Coach, clean_question, history_turn
 from coach.evaluate import EvalTurn, GuideSet, _norm
 from coach.examples import NO_VOTE, Elsewhere, Example, ExampleVectors
@@ -205,6 +206,70 @@ def with_votes(turns: list[TurnData], made: Made | None = None) -> list[TurnData
         return t.model_copy(update=update)
 
     return [voted(t) for t in turns]
+
+
+def _adapter_turns(turns: list[TurnData]) -> list[TurnData]:
+    """The turns an adapter learns from: answered, with a right candidate and the vectors (one embedder)."""
+    return [
+        t for t in turns
+        if not t.abstain and t.labels.any() and t.qvec is not None and t.uvecs is not None
+        and len(t.uvecs) == len(t.labels) and t.embedder == turns[0].embedder
+    ]  # fmt: skip
+
+
+def _fit_adapter(turns: list[TurnData]) -> tuple[np.ndarray, str] | None:
+    """The question map fitted on ``turns`` as it ships (int8 rounding included), and its embedder."""
+    from coach.adapter import fit_adapter, shipped
+
+    use = _adapter_turns(turns)
+    if not use:
+        return None
+    matrix = fit_adapter([t.qvec for t in use], [t.uvecs for t in use], [t.labels for t in use])
+    return shipped(matrix, use[0].embedder), use[0].embedder
+
+
+def adapted(turns: list[TurnData], fitted: tuple[np.ndarray, str] | None) -> list[TurnData]:
+    """``turns`` with their ``dense_adapted`` column read with the map ``fitted`` (from
+    ``_fit_adapter``), as serving reads it: the plain cosine without a map, or for a turn of
+    another embedder."""
+    from coach.adapter import adapt
+
+    col, dense = CANDIDATE_FEATURES.index("dense_adapted"), CANDIDATE_FEATURES.index("dense")
+
+    def filled(t: TurnData) -> TurnData:
+        rows = t.rows.copy()
+        if len(rows):
+            usable = t.qvec is not None and t.uvecs is not None and len(t.uvecs) == len(rows)
+            if fitted is not None and usable and t.embedder == fitted[1]:
+                rows[:, col] = t.uvecs.astype(np.float32) @ adapt(t.qvec, fitted[0])
+            else:
+                rows[:, col] = rows[:, dense]
+        return t.model_copy(update={"rows": rows, "other": filled(t.other) if t.other is not None else None})
+
+    return [filled(t) for t in turns]
+
+
+def model_map(model: AnswerModel) -> tuple[np.ndarray, str] | None:
+    """The question map a fitted model ships, for ``adapted`` (None without one)."""
+    packed = model.adapter
+    matrix = packed.unpack(packed.dimension) if packed is not None else None
+    return (matrix, packed.embedder) if matrix is not None and packed is not None else None
+
+
+def with_adapted(turns: list[TurnData]) -> tuple[list[TurnData], tuple[np.ndarray, str] | None]:
+    """``turns`` with their ``dense_adapted`` column, and the map fitted on all of them.
+
+    Each guide's rows come from a map fitted without it (``coach.adapter.FOLDS`` groups of
+    guides), so the rankers learn what the column is worth on a guide the map never saw. (A
+    guide held out by ``--cv`` is left out of all of them; within ``coach train``'s own replay
+    report a guide's rankers are fitted on rows whose maps may have seen it, a second-order
+    leak the live ``--cv`` does not have.)"""
+    from coach.adapter import FOLDS
+
+    guides = sorted({t.guide for t in turns})
+    group = {g: k % min(FOLDS, len(guides)) for k, g in enumerate(guides)}
+    maps = {k: _fit_adapter([t for t in turns if group[t.guide] != k]) for k in sorted(set(group.values()))}
+    return [adapted([t], maps[group[t.guide]])[0] for t in turns], _fit_adapter(turns)
 
 
 def collect(gs: GuideSet, coach: Coach, both_readings: bool = False) -> list[TurnData]:
@@ -476,6 +541,7 @@ def fit_model(turns: list[TurnData], log: Log = lambda _: None) -> AnswerModel:
     pool = Thresholds.model_fields["pool"].default
     max_words = Thresholds.model_fields["max_words"].default
     made = examples_of(turns)
+    turns, adapter = with_adapted(turns)
     turns = with_votes(turns, made)
     first, first_plain, ranker, plain = _fit_rankers(turns, pool)
     ranked = _out_of_guide(turns, pool)
@@ -500,6 +566,7 @@ def fit_model(turns: list[TurnData], log: Log = lambda _: None) -> AnswerModel:
         answerable_first=answerable_first, thresholds=thresholds, trained_on=[], report=report,
         examples=examples, example_vectors=ExampleVectors.pack(vectors, pack) if examples else None,
         answer_vectors=ExampleVectors.pack(answers, pack) if np.abs(answers).sum() > 0 else None,
+        adapter=pack_adapter(*adapter) if adapter is not None else None,
     )  # fmt: skip
 
 
@@ -527,7 +594,7 @@ def file_ids(sets: list[GuideSet]) -> list[str]:
 
 def finish(model: AnswerModel, sets: list[GuideSet]) -> AnswerModel:
     libs = {}
-    for pkg in ("scikit-learn", "numpy"):
+    for pkg in ("scikit-learn", "numpy", "torch"):
         try:
             libs[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
