@@ -100,22 +100,20 @@ def _strong_only(inline: MdToken) -> bool:
     )
 
 
-def _run_in_heading(inline: MdToken) -> int | None:
-    """Where the first line ends, when a paragraph's first line is nothing but bold text and more
-    lines follow ("**What is the MERN stack?**" then its answer); else None."""
+def _run_in_heading(inline: MdToken) -> bool:
+    """Is a paragraph's first line nothing but bold text, with more lines after it ("**What is
+    the MERN stack?**" then its answer)?"""
     kids = inline.children or []
     brk = next((k for k, c in enumerate(kids) if c.type in ("softbreak", "hardbreak")), None)
     if brk is None:
-        return None
+        return False
     first = [c for c in kids[:brk] if not (c.type == "text" and not c.content.strip())]
     cut = inline.content.find("\n")
-    if (
-        [c.type for c in first] != ["strong_open", "text", "strong_close"]
-        or not 0 < cut <= PSEUDO_HEADING_MAX_CHARS
-        or not inline.content[cut:].strip()
-    ):
-        return None
-    return cut
+    return (
+        [c.type for c in first] == ["strong_open", "text", "strong_close"]
+        and 0 < cut <= PSEUDO_HEADING_MAX_CHARS
+        and bool(inline.content[cut:].strip())
+    )
 
 
 def _next_heading_level(tokens: list[MdToken], i: int) -> int | None:
@@ -153,7 +151,7 @@ def tokenize(text: str) -> list[Token]:
         elif t.type == "paragraph_open":
             inline = toks[i + 1]
             s, e = src.inline_span(inline)
-            if _run_in_heading(inline) is not None:
+            if _run_in_heading(inline):
                 # "**Can I learn it in 3 months?**" with its answer on the next line: one
                 # paragraph to CommonMark, a question and its answer to a reader.
                 lines = inline.content.split("\n")

@@ -31,7 +31,9 @@ from typing import NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from coach.adapter import FOLDS, adapt, fit_adapter, shipped
 from coach.adapter import pack as pack_adapter
+from coach.adapter import unpack as unpack_adapter
 from coach.answer import Analysis, Coach, clean_question, history_turn
 from coach.evaluate import EvalTurn, GuideSet, _norm
 from coach.examples import NO_VOTE, Elsewhere, Example, ExampleVectors
@@ -219,8 +221,6 @@ def _adapter_turns(turns: list[TurnData]) -> list[TurnData]:
 
 def _fit_adapter(turns: list[TurnData]) -> tuple[np.ndarray, str] | None:
     """The question map fitted on ``turns`` as it ships (int8 rounding included), and its embedder."""
-    from coach.adapter import fit_adapter, shipped
-
     use = _adapter_turns(turns)
     if not use:
         return None
@@ -232,8 +232,6 @@ def adapted(turns: list[TurnData], fitted: tuple[np.ndarray, str] | None) -> lis
     """``turns`` with their ``dense_adapted`` column read with the map ``fitted`` (from
     ``_fit_adapter``), as serving reads it: the plain cosine without a map, or for a turn of
     another embedder."""
-    from coach.adapter import adapt
-
     col, dense = CANDIDATE_FEATURES.index("dense_adapted"), CANDIDATE_FEATURES.index("dense")
 
     def filled(t: TurnData) -> TurnData:
@@ -252,7 +250,7 @@ def adapted(turns: list[TurnData], fitted: tuple[np.ndarray, str] | None) -> lis
 def model_map(model: AnswerModel) -> tuple[np.ndarray, str] | None:
     """The question map a fitted model ships, for ``adapted`` (None without one)."""
     packed = model.adapter
-    matrix = packed.unpack(packed.dimension) if packed is not None else None
+    matrix = unpack_adapter(packed, (packed.embedder, packed.dimension)) if packed is not None else None
     return (matrix, packed.embedder) if matrix is not None and packed is not None else None
 
 
@@ -264,8 +262,6 @@ def with_adapted(turns: list[TurnData]) -> tuple[list[TurnData], tuple[np.ndarra
     guide held out by ``--cv`` is left out of all of them; within ``coach train``'s own replay
     report a guide's rankers are fitted on rows whose maps may have seen it, a second-order
     leak the live ``--cv`` does not have.)"""
-    from coach.adapter import FOLDS
-
     guides = sorted({t.guide for t in turns})
     group = {g: k % min(FOLDS, len(guides)) for k, g in enumerate(guides)}
     maps = {k: _fit_adapter([t for t in turns if group[t.guide] != k]) for k in sorted(set(group.values()))}

@@ -86,7 +86,7 @@ def test_the_answer_path_reads_every_candidate_with_the_models_map(settings, fak
 
 
 def test_training_rows_are_read_with_a_map_that_never_saw_their_guide(monkeypatch):
-    from coach import adapter, train
+    from coach import train
 
     rng = np.random.default_rng(2)
     qs, us, ys = _turns(rng, kinds=2, n=12, dim=6)
@@ -115,14 +115,14 @@ def test_training_rows_are_read_with_a_map_that_never_saw_their_guide(monkeypatc
         for i, (q, u, y) in enumerate(zip(qs, us, ys, strict=True))
     ]
     seen: list[tuple[set[str], np.ndarray]] = []
-    real_fit = adapter.fit_adapter
+    real_fit = train.fit_adapter
 
     def spy(q, u, y):  # noqa: ANN001, ANN202
         matrix = real_fit(q, u, y)
         seen.append(({t.guide for t in turns if any(t.qvec is x for x in q)}, matrix))
         return matrix
 
-    monkeypatch.setattr(adapter, "fit_adapter", spy)
+    monkeypatch.setattr(train, "fit_adapter", spy)
     filled, fitted = train.with_adapted(turns)
     assert fitted is not None and seen[-1][0] == set(guides)  # the shipped map: every guide
     col = CANDIDATE_FEATURES.index("dense_adapted")
