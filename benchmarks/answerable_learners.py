@@ -64,7 +64,7 @@ def main() -> int:
     from sklearn.metrics import roc_auc_score
 
     from coach.model import Thresholds
-    from coach.train import TREES, _out_of_guide, choose_abstain_cut, with_adapted, with_votes
+    from coach.train import TREES, _out_of_guide, choose_abstain_cut, with_adapted, with_prior, with_votes
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--turns", type=Path, required=True, help="a collection saved by followup_readings.py --save")
@@ -73,8 +73,9 @@ def main() -> int:
     with open(args.turns, "rb") as f:
         turns = pickle.load(f)  # noqa: S301 (our own file)
     # Each turn votes from the other guides' turns (``elsewhere_vote``), as fit_model's turns do.
-    # and each guide's ``dense_adapted`` from a question map fitted without it (``with_adapted``).
-    ranked = _out_of_guide(with_votes(with_adapted(turns)[0]), Thresholds.model_fields["pool"].default)
+    # and each guide's ``dense_adapted`` from a question map fitted without it (``with_adapted``),
+    # its ``question_prior`` from a regression fitted without it (``with_prior``).
+    ranked = _out_of_guide(with_prior(with_votes(with_adapted(turns)[0]))[0], Thresholds.model_fields["pool"].default)
     x = np.asarray([r.qrow for r in ranked])
     y = np.asarray([not r.turn.abstain for r in ranked])
     guide = np.asarray([r.turn.guide for r in ranked])

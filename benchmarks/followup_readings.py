@@ -60,7 +60,7 @@ def replay(turns: list[TurnData]) -> dict[tuple, dict]:
     """Leave-one-guide-out: (guide, conv, turn) -> p(answerable), abstained, right, top ranker score,
     and where the first right unit stands (0 first; ``pool`` when the cross-encoder never reads it)."""
     from coach.features import QUESTION_FEATURES
-    from coach.train import Rankers, adapted, compose_sim, fit_model, model_map, rank_turn, with_votes
+    from coach.train import Rankers, adapted, compose_sim, fit_model, model_map, rank_turn, with_prior_of, with_votes
 
     # Each turn's ``elsewhere_vote`` from every other guide's turns: what the model fitted without
     # its guide votes with (``fit_model`` votes again for the turns it fits on, from those alone).
@@ -69,8 +69,9 @@ def replay(turns: list[TurnData]) -> dict[tuple, dict]:
     for g in sorted({t.guide for t in turns}):
         m = fit_model([t for t in turns if t.guide != g])
         th = m.thresholds
-        # The held-out guide's questions turned by the map of the model fitted without it.
-        for t in adapted([t for t in turns if t.guide == g], model_map(m)):
+        # The held-out guide's questions turned by the map, and read by the question prior, of the
+        # model fitted without it.
+        for t in with_prior_of(adapted([t for t in turns if t.guide == g], model_map(m)), m.question_prior):
             key = (t.guide, t.conv, t.turn)
             r = rank_turn(t, Rankers(m.first, m.first_plain, m.ranker, m.plain_ranker), th.pool)
             if r is None:

@@ -46,7 +46,7 @@ def replay(turns: list, grid: list[float]) -> None:
         rest = [t for t in turns if t.guide != guide]
         made = train.examples_of(rest)
         rest, fitted = train.with_adapted(rest)
-        voted = train.with_votes(rest, made)
+        voted, prior = train.with_prior(train.with_votes(rest, made))
         first, first_plain, ranker, plain = train._fit_rankers(voted, pool)
         ranked = train._out_of_guide(voted, pool)
         answerable = train._fit_answerable(ranked, first_path=False)
@@ -54,7 +54,7 @@ def replay(turns: list, grid: list[float]) -> None:
         cuts = {fa: train.choose_abstain_cut(ranked, p, fa) for fa in FALSE_ABSTENTION}
         extra = {w: train.choose_extra_cut(ranked, max_words, w, grid) for w in MEDIAN_WORDS}
         held = [t for t in train.with_votes(rest + [t for t in turns if t.guide == guide], made) if t.guide == guide]
-        held = train.adapted(held, fitted)
+        held = train.with_prior_of(train.adapted(held, fitted), prior)
         rankers = train.Rankers(first, first_plain, ranker, plain)
         for t in held:
             r = train.rank_turn(t, rankers, pool)

@@ -41,7 +41,7 @@ def replay(turns: list) -> None:
         model = train.fit_model(rest)
         made = train.examples_of(rest)
         held = [t for t in train.with_votes(rest + [t for t in turns if t.guide == guide], made) if t.guide == guide]
-        held = train.adapted(held, train.model_map(model))
+        held = train.with_prior_of(train.adapted(held, train.model_map(model)), model.question_prior)
         rankers = train.Rankers(model.first, model.first_plain, model.ranker, model.plain_ranker)
         mine: dict[str, list] = {"oos": [], "fa": [], "first": [], "hit": [], "words": []}
         for t in held:

@@ -58,6 +58,7 @@ from coach.features import (
 from coach.index import Index
 from coach.late import LateReader
 from coach.model import AnswerModel, load_model
+from coach.prior import read_prior
 from coach.records import Answer, AnswerSentence, Citation, Hit, Passage, Unit
 from coach.rerank import CrossEncoder
 from coach.retrieve import (
@@ -396,9 +397,11 @@ class Coach:
         unknown_names = sum(not knows(n) for n in qnames) / len(qnames) if qnames else 0.0
         # Was a question like this answered on other guides, or is it a request no guide answers?
         vote = self.elsewhere().vote(qvec, self.index.passages[cands[0].passage].title) if cands else NO_VOTE
+        # How often guides answer questions of this kind (``coach.prior``).
+        prior = read_prior(self.model.question_prior, qvec, (self.embedder.model_id, self.embedder.dimension))
         common = dict(
             unknown=unknown, subject=subject, unknown_gain=gain, unknown_names=unknown_names,
-            wanted=ctx_q.wanted, followup=followup, cover=pool_cover, vote=vote,
+            wanted=ctx_q.wanted, followup=followup, cover=pool_cover, vote=vote, prior=prior,
         )  # fmt: skip
         qrow_first = question_row(scores=first, rows=rows, **common) if cands else []
         scores = first

@@ -141,6 +141,7 @@ QUESTION_FEATURES = [
     "score_gap",
     "top_logit",
     "top_dense",
+    "top_adapted",
     "max_heading_sim",
     "top_type_missing",
     "pool_type_missing",
@@ -159,18 +160,19 @@ QUESTION_FEATURES = [
     "top3_cover",
     "pool_cover",
     "elsewhere_vote",
+    "question_prior",
     "logit_standing",
     "followup",
 ]
 """Columns of the question row (abstention model)."""
 
 EVIDENCE_SIGN = {
-    "top_score": 1, "score_gap": 1, "top_logit": 1, "top_dense": 1, "max_heading_sim": 1,
+    "top_score": 1, "score_gap": 1, "top_logit": 1, "top_dense": 1, "top_adapted": 1, "max_heading_sim": 1,
     "top_type_missing": -1, "pool_type_missing": -1,
     "unknown_share": -1, "unknown_rarity": -1, "unknown_gain": -1, "unknown_names": -1,
     "top_subject_missing": -1, "top_rare_missing": -1, "top_names_missing": -1, "top3_subject_missing": -1,
     "top3_rare_missing": -1, "fit_but_subject_missing": -1,
-    "top_cover": 1, "top3_cover": 1, "pool_cover": 1, "elsewhere_vote": 1, "logit_standing": 1,
+    "top_cover": 1, "top3_cover": 1, "pool_cover": 1, "elsewhere_vote": 1, "question_prior": 1, "logit_standing": 1,
 }  # fmt: skip
 """Which way each piece of evidence can move P(the guide answers): a better match
 only up, a missing word only down. ``coach train`` fits the abstention trees
@@ -368,13 +370,15 @@ def question_row(
     followup: bool,
     cover: float,
     vote: float,
+    prior: float,
     usual: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[float]:
     """One row in ``QUESTION_FEATURES`` order; ``scores`` and ``rows`` are sorted best first.
 
     ``cover`` is the best cover any candidate gives the question's worst-covered
     subject word (0 on the path without the late reader); ``vote`` the share of in-scope questions
-    among the labelled questions of other guides closest to it; ``usual`` the cross-encoder
+    among the labelled questions of other guides closest to it; ``prior`` the log-odds that a guide
+    answers a question like it (``coach.prior``); ``usual`` the cross-encoder
     logits that answered the closest of them (``coach.examples``; None on the path without the
     cross-encoder)."""
     col = {f: k for k, f in enumerate(CANDIDATE_FEATURES)}
@@ -386,6 +390,9 @@ def question_row(
         "score_gap": float(scores[0] - scores[1]) if len(scores) > 1 else 5.0,
         "top_logit": float(top[col["logit"]]),
         "top_dense": float(top[col["dense"]]),
+        # The best any candidate does with the question turned towards what answers such questions
+        # (``dense_adapted``): a question no guide section answers stays far from all of them.
+        "top_adapted": float(rows[:, col["dense_adapted"]].max()),
         "max_heading_sim": float(rows[:, col["heading_sim"]].max()),
         "top_type_missing": float(missing > 0),
         # No candidate holds a kind of value asked for: "what does this job pay?" on a guide
@@ -411,6 +418,7 @@ def question_row(
         "top3_cover": float(rows[:3, col["late_cover"]].max()),
         "pool_cover": cover,
         "elsewhere_vote": vote,
+        "question_prior": prior,
         # Is the best unit as sure an answer as questions like this one got on other guides?
         "logit_standing": logit_standing(float(top[col["logit"]]), usual),
         "followup": float(followup),

@@ -30,8 +30,9 @@ from pydantic import BaseModel
 
 from coach.errors import ModelError
 from coach.examples import Example, ExampleVectors
+from coach.prior import QuestionPrior
 
-MODEL_VERSION = 6
+MODEL_VERSION = 7
 DEFAULT_MODEL_FILE = Path(__file__).with_name("answer_model.json")
 
 
@@ -153,6 +154,9 @@ class AnswerModel(BaseModel):
     adapter: ExampleVectors | None = None
     """The question map of ``dense_adapted`` (``coach.adapter``): dimension x dimension, int8 rows,
     for the embedder that made the training vectors (with another, the plain cosine)."""
+    question_prior: QuestionPrior | None = None
+    """The regression of ``question_prior`` (``coach.prior``) over question vectors of the embedder
+    that made them (with another, ``NO_PRIOR``)."""
     trained_on: list[str]
     """The labelled sets it was fitted on (file names with their sha256)."""
     report: dict[str, float] = {}

@@ -50,6 +50,7 @@ from coach.features import (
     without_readers,
 )
 from coach.model import MODEL_VERSION, AnswerModel, Linear, Thresholds, Trees
+from coach.prior import NO_PRIOR, QuestionPrior, fit_prior, read_prior
 
 MAX_FALSE_ABSTENTION = 0.04
 """The cut is fitted on the training guides' out-of-guide predictions; a guide
@@ -96,6 +97,8 @@ class TurnData(BaseModel):
     """``model_id`` of the embedder ``qvec`` came from."""
     vote: float = NO_VOTE
     """``elsewhere_vote``: set by ``with_votes`` from the other guides' turns (``coach.examples``)."""
+    prior: float = NO_PRIOR
+    """``question_prior``: set by ``with_prior`` from a regression fitted on the other guides' turns."""
     usual: tuple[np.ndarray, np.ndarray] | None = None
     """The logits that answered the closest questions of other guides, with their weights
     (``Elsewhere.usual_logits``, for ``logit_standing``): set by ``with_votes`` like ``vote``."""
@@ -208,6 +211,38 @@ def with_votes(turns: list[TurnData], made: Made | None = None) -> list[TurnData
         return t.model_copy(update=update)
 
     return [voted(t) for t in turns]
+
+
+def _fit_prior(turns: list[TurnData]) -> QuestionPrior | None:
+    """The question prior (``coach.prior``) fitted on the question vectors of ``turns`` (one embedder)."""
+    use = [t for t in turns if t.qvec is not None and t.embedder == turns[0].embedder] if turns else []
+    if not use:
+        return None
+    return fit_prior([t.qvec for t in use], [not t.abstain for t in use], use[0].embedder)
+
+
+def with_prior_of(turns: list[TurnData], prior: QuestionPrior | None) -> list[TurnData]:
+    """``turns`` with their ``question_prior`` read with the regression ``prior`` (``NO_PRIOR``
+    without one), as serving reads it: for a held-out guide, the prior of the model fitted without it."""
+
+    def read(t: TurnData) -> TurnData:
+        dim = len(t.qvec) if t.qvec is not None else 0
+        update: dict = {"prior": read_prior(prior, t.qvec, (t.embedder, dim))}
+        if t.other is not None:
+            update["other"] = read(t.other)
+        return t.model_copy(update=update)
+
+    return [read(t) for t in turns]
+
+
+def with_prior(turns: list[TurnData]) -> tuple[list[TurnData], QuestionPrior | None]:
+    """``turns`` with their ``question_prior`` from a regression fitted without their guide, as a
+    new guide is read, and the regression fitted on all of them (which ships).
+
+    (As with ``with_adapted``: within ``coach train``'s own replay report a guide's abstention is
+    fitted on rows whose regressions saw it, a second-order leak the live ``--cv`` does not have.)"""
+    fitted = {g: _fit_prior([t for t in turns if t.guide != g]) for g in sorted({t.guide for t in turns})}
+    return [with_prior_of([t], fitted[t.guide])[0] for t in turns], _fit_prior(turns)
 
 
 def _adapter_turns(turns: list[TurnData]) -> list[TurnData]:
@@ -431,7 +466,7 @@ def rank_turn(t: TurnData, m: Rankers, pool: int) -> Ranked | None:
     forder = np.argsort(-f, kind="stable")
     common = dict(
         unknown=t.unknown, subject=t.subject, unknown_gain=t.gain, unknown_names=t.unknown_names,
-        wanted=t.wanted, followup=t.followup, vote=t.vote,
+        wanted=t.wanted, followup=t.followup, vote=t.vote, prior=t.prior,
     )  # fmt: skip
     qfirst = question_row(scores=f[forder], rows=plain_rows[forder], **common, cover=0.0)
     rows = _pool_rows(t, keep)
@@ -539,6 +574,7 @@ def fit_model(turns: list[TurnData], log: Log = lambda _: None) -> AnswerModel:
     made = examples_of(turns)
     turns, adapter = with_adapted(turns)
     turns = with_votes(turns, made)
+    turns, prior = with_prior(turns)
     first, first_plain, ranker, plain = _fit_rankers(turns, pool)
     ranked = _out_of_guide(turns, pool)
     answerable = _fit_answerable(ranked, first_path=False)
@@ -562,7 +598,7 @@ def fit_model(turns: list[TurnData], log: Log = lambda _: None) -> AnswerModel:
         answerable_first=answerable_first, thresholds=thresholds, trained_on=[], report=report,
         examples=examples, example_vectors=ExampleVectors.pack(vectors, pack) if examples else None,
         answer_vectors=ExampleVectors.pack(answers, pack) if np.abs(answers).sum() > 0 else None,
-        adapter=pack_adapter(*adapter) if adapter is not None else None,
+        adapter=pack_adapter(*adapter) if adapter is not None else None, question_prior=prior,
     )  # fmt: skip
 
 

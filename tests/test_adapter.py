@@ -85,6 +85,29 @@ def test_the_answer_path_reads_every_candidate_with_the_models_map(settings, fak
     assert not np.allclose(a.rows[:, col], a.rows[:, dense])
 
 
+def test_the_abstention_reads_how_close_the_turned_question_comes_to_any_candidate(settings, fake_embedder):
+    """``top_adapted``: a question no unit answers stays far from all of them once turned, so the
+    abstention reads the closest candidate to the turned question, whichever is ranked first."""
+    from coach.answer import Coach
+    from coach.features import QUESTION_FEATURES
+    from coach.index import build_index, load_index
+    from coach.model import load_model
+
+    build_index(settings, fake_embedder)
+    index = load_index(settings, fake_embedder.model_id)
+    rng = np.random.default_rng(2)
+    matrix = rng.normal(scale=0.3, size=(fake_embedder.dimension, fake_embedder.dimension)).astype(np.float32)
+    model = load_model().model_copy(update={"adapter": pack(matrix, fake_embedder.model_id)})
+    col = CANDIDATE_FEATURES.index("dense_adapted")
+    closest_not_first = 0
+    for q in ["What does a typical day look like?", "How much do these techs make?", "Is HIPAA training required?"]:
+        a = Coach(index, fake_embedder, None, model).analyze(q, [])
+        assert a.qrow[QUESTION_FEATURES.index("top_adapted")] == pytest.approx(float(a.rows[:, col].max()))
+        assert a.qrow_first[QUESTION_FEATURES.index("top_adapted")] == pytest.approx(float(a.rows[:, col].max()))
+        closest_not_first += int(np.argmax(a.rows[:, col])) != 0
+    assert closest_not_first  # the column is the closest candidate's, not the first-ranked one's
+
+
 def test_training_rows_are_read_with_a_map_that_never_saw_their_guide(monkeypatch):
     from coach import train
 

@@ -93,7 +93,7 @@ def test_a_pay_question_no_candidate_answers_with_an_amount_says_so():
         rows = np.asarray([_row(t, ["job"], wanted=wanted) for t in texts])
         values = question_row(
             scores=np.arange(len(texts), 0, -1, dtype=float), rows=rows, unknown=[], subject=["job"],
-            unknown_gain=0.0, unknown_names=0.0, wanted=list(wanted), followup=False, cover=0.0, vote=0.5,
+            unknown_gain=0.0, unknown_names=0.0, wanted=list(wanted), followup=False, cover=0.0, vote=0.5, prior=0.0,
         )  # fmt: skip
         return dict(zip(QUESTION_FEATURES, values, strict=True))
 
@@ -273,7 +273,7 @@ def test_a_best_logit_is_weighed_against_the_logits_that_answered_other_guides_q
         assert t.usual is not None and len(t.usual[0]) == 16 and not own[t.guide] & set(t.usual[0].tolist())
     row = lambda top: question_row(  # noqa: E731
         scores=np.asarray([1.0]), rows=np.asarray([_row("It pays well.", ["pay"], logit=top)]), unknown=[],
-        subject=["pay"], unknown_gain=0.0, unknown_names=0.0, wanted=[], followup=False, cover=1.0, vote=0.5,
+        subject=["pay"], unknown_gain=0.0, unknown_names=0.0, wanted=[], followup=False, cover=1.0, vote=0.5, prior=0.0,
         usual=voted[0].usual,
     )[QUESTION_FEATURES.index("logit_standing")]  # fmt: skip
     assert row(-20.0) == 0.0 and row(20.0) == pytest.approx(1.0) and 0.0 < row(4.0) < 1.0
@@ -317,6 +317,8 @@ def test_a_unit_like_what_answered_similar_questions_elsewhere_is_marked_from_ot
             assert t.rows[t.labels, like].min() > 0.9 and t.rows[~t.labels, like].max() < 0.1
     model = fit_model(turns)
     assert model.answer_vectors is not None and model.answer_vectors.embedder == "e"
+    # The question prior (``coach.prior``) ships for the embedder of the training vectors.
+    assert model.question_prior is not None and model.question_prior.embedder == "e"
     shipped = model.answer_vectors.unpack(len(turns))
     assert shipped is not None and np.allclose(shipped[[t.labels.any() for t in turns]], [0.0, 1.0, 0.0], atol=0.01)
     assert not shipped[[t.abstain for t in turns]].any()
