@@ -172,3 +172,17 @@ def postgresql_url(postgresql_proc, postgresql) -> Iterator[str]:  # noqa: ANN00
     """SQLAlchemy URL of a fresh, empty database on the session's PostgreSQL (dropped after the test)."""
     p = postgresql_proc
     yield f"postgresql+psycopg://{p.user}@{p.host}:{p.port}/{postgresql.info.dbname}"
+
+
+def labelled_turn(guide: str, conv: str, qvec: np.ndarray, labels: np.ndarray, abstain: bool = False, uvecs=None):  # noqa: ANN001, ANN201
+    """A collected turn with only what the question map and the question prior read: its guide, question
+    vector (embedder "fake"), which candidates answer it and their unit vectors; zero feature rows."""
+    from coach.features import CANDIDATE_FEATURES
+    from coach.train import TurnData
+
+    n = len(labels)
+    return TurnData(
+        guide=guide, conv=conv, turn=0, abstain=abstain, rows=np.zeros((n, len(CANDIDATE_FEATURES))), labels=labels,
+        words=[5] * n, texts=[f"unit {j}" for j in range(n)], unknown=[], subject=[], gain=0.0, unknown_names=0.0,
+        wanted=[], followup=False, reranked=False, qvec=qvec, uvecs=uvecs, embedder="fake",
+    )  # fmt: skip

@@ -7,6 +7,7 @@ import pytest
 
 from coach.adapter import adapt, fit_adapter, pack, shipped, unpack
 from coach.features import CANDIDATE_FEATURES
+from tests.conftest import labelled_turn
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -115,26 +116,7 @@ def test_training_rows_are_read_with_a_map_that_never_saw_their_guide(monkeypatc
     qs, us, ys = _turns(rng, kinds=2, n=12, dim=6)
     guides = ["carpenter", "lifeguard", "plumber"]
     turns = [
-        train.TurnData(
-            guide=guides[i % 3],
-            conv=str(i),
-            turn=0,
-            abstain=False,
-            rows=np.zeros((len(y), len(CANDIDATE_FEATURES))),
-            labels=y,
-            words=[5] * len(y),
-            texts=[f"unit {j}" for j in range(len(y))],
-            unknown=[],
-            subject=[],
-            gain=0.0,
-            unknown_names=0.0,
-            wanted=[],
-            followup=False,
-            reranked=False,
-            qvec=q,
-            uvecs=u.astype(np.float16),
-            embedder="fake",
-        )  # fmt: skip
+        labelled_turn(guides[i % 3], str(i), q, y, uvecs=u.astype(np.float16))
         for i, (q, u, y) in enumerate(zip(qs, us, ys, strict=True))
     ]
     seen: list[tuple[set[str], np.ndarray]] = []

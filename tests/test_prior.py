@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coach.features import CANDIDATE_FEATURES, QUESTION_FEATURES
+from coach.features import QUESTION_FEATURES
 from coach.prior import NO_PRIOR, fit_prior
+from tests.conftest import labelled_turn
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -45,25 +46,7 @@ def test_training_rows_read_a_prior_fitted_without_their_guide():
     qs, ys = _questions(rng, 30)
     guides = ["carpenter", "lifeguard", "plumber"]
     turns = [
-        train.TurnData(
-            guide=guides[i % 3],
-            conv=str(i),
-            turn=0,
-            abstain=not y,
-            rows=np.zeros((2, len(CANDIDATE_FEATURES))),
-            labels=np.array([y, False]),
-            words=[5, 5],
-            texts=["a", "b"],
-            unknown=[],
-            subject=[],
-            gain=0.0,
-            unknown_names=0.0,
-            wanted=[],
-            followup=False,
-            reranked=False,
-            qvec=q,
-            embedder="fake",
-        )  # fmt: skip
+        labelled_turn(guides[i % 3], str(i), q, np.array([y, False]), abstain=not y)
         for i, (q, y) in enumerate(zip(qs, ys, strict=True))
     ]
     read, shipped = train.with_prior(turns)
