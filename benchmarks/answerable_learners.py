@@ -72,9 +72,9 @@ def main() -> int:
     warnings.filterwarnings("ignore", category=UserWarning)
     with open(args.turns, "rb") as f:
         turns = pickle.load(f)  # noqa: S301 (our own file)
-    # Each turn votes from the other guides' turns (``elsewhere_vote``), as fit_model's turns do.
-    # and each guide's ``dense_adapted`` from a question map fitted without it (``with_adapted``),
-    # its ``question_prior`` from a regression fitted without it (``with_prior``).
+    # As fit_model's turns: each turn votes from the other guides' turns (``elsewhere_vote``), and
+    # each guide's ``dense_adapted`` and ``question_prior`` come from a question map and a regression
+    # fitted without it (``with_adapted``, ``with_prior``).
     ranked = _out_of_guide(with_prior(with_votes(with_adapted(turns)[0]))[0], Thresholds.model_fields["pool"].default)
     x = np.asarray([r.qrow for r in ranked])
     y = np.asarray([not r.turn.abstain for r in ranked])

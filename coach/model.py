@@ -156,7 +156,7 @@ class AnswerModel(BaseModel):
     for the embedder that made the training vectors (with another, the plain cosine)."""
     question_prior: QuestionPrior | None = None
     """The regression of ``question_prior`` (``coach.prior``) over question vectors of the embedder
-    that made them (with another, ``NO_PRIOR``)."""
+    that made them (with another, the base rate of its training questions)."""
     trained_on: list[str]
     """The labelled sets it was fitted on (file names with their sha256)."""
     report: dict[str, float] = {}

@@ -24,6 +24,7 @@ false abstention on the other guides) out-of-scope abstention 0.787 -> 0.804, AU
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 import numpy as np
 from pydantic import BaseModel
@@ -50,8 +51,12 @@ class QuestionPrior(BaseModel):
         """The log-odds for ``qvec`` from ``embedder`` (model id, dimension); ``base`` for another."""
         if qvec is None or (self.embedder, self.dimension) != embedder:
             return self.base
-        v = np.asarray(qvec, dtype=np.float64)
-        return round(float(v @ np.asarray(self.coef, dtype=np.float64) + self.intercept), 6)
+        return round(float(np.asarray(qvec, dtype=np.float64) @ self._weights + self.intercept), 6)
+
+    @cached_property
+    def _weights(self) -> np.ndarray:
+        """``coef`` as an array, made once per loaded model rather than once per question."""
+        return np.asarray(self.coef, dtype=np.float64)
 
 
 def fit_prior(vectors: Sequence[np.ndarray], in_scope: Sequence[bool], embedder: str) -> QuestionPrior | None:
