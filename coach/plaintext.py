@@ -316,6 +316,27 @@ def _list_at(lines: list[Line], i: int, tokens: list[Token]) -> int:
     return i
 
 
+def _numbered_heading(lines: list[Line], i: int) -> bool:
+    """A numbered line standing alone over a paragraph ("2. Understand the Role"): a heading, not a list.
+
+    A page's numbered headings lose their markup when flattened, and read as a
+    one-item list each, so the whole guide became one section. The shape tells
+    them apart from a list: the line is title-like (no final stop), stands
+    between blank lines, opens a paragraph of sentences, and does not follow
+    another numbered line (the last item of a list spaced by blank lines).
+    """
+    ln = lines[i]
+    m = ORDERED_RE.match(ln.text)
+    if m is None or not ln.blank_before or not ln.blank_after or i + 1 >= len(lines):
+        return False
+    if not is_title_like(ln.text[m.end() :]):
+        return False
+    if i > 0 and ORDERED_RE.match(lines[i - 1].text):
+        return False
+    below = lines[i + 1]
+    return not _starts_block(below) and ends_sentence(below.text) and len(words(below.text)) >= TEXT_MIN_WORDS
+
+
 def _numbers_at(lines: list[Line], i: int, tokens: list[Token]) -> int | None:
     """Lone numbers: "1\\nHospitals\\n2\\n..." (inline list) or "1\\n\\nStep 1" (item)."""
     n = len(lines)
@@ -368,6 +389,10 @@ def tokenize(text: str) -> list[Token]:
             continue
         if BULLET_RE.match(t):
             i = _list_at(lines, i, tokens)
+            continue
+        if ORDERED_RE.match(t) and _numbered_heading(lines, i):
+            tokens.append(_heading(ln))
+            i += 1
             continue
         if ORDERED_RE.match(t):
             spans = []

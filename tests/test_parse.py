@@ -214,6 +214,29 @@ def test_a_heading_in_sentence_case_above_its_paragraph_is_a_section():
     )
 
 
+def test_numbered_headings_over_paragraphs_are_sections_and_a_spaced_list_stays_a_list():
+    text = (
+        "Landing Your First Analyst Role\n\n"
+        "1. Introduction\n\n"
+        "Security teams are growing fast. This guide walks you through the steps to your first role.\n\n"
+        "2. Build Your Technical Skills\n\n"
+        "Employers want networking and scripting. Learn Python or Bash to automate repetitive work.\n\n"
+        "Steps to apply:\n\n"
+        "1. Update your resume\n\n"
+        "2. Message three recruiters\n\n"
+        "Most applicants hear back within two weeks of applying to a role.\n"
+    )
+    g = parse_guide(text, "analyst.txt")
+    title = "Landing Your First Analyst Role"
+    assert [title, "1. Introduction"] in paths(g)
+    assert [title, "2. Build Your Technical Skills"] in paths(g)
+    skills = [s for s in g.sections if s.heading_path == [title, "2. Build Your Technical Skills"]]
+    assert any(u.text.startswith("Learn Python or Bash") for s in skills for u in s.units)
+    # The list's last item sits above a paragraph too, but follows another item: it stays an item.
+    assert not any(p[-1].startswith("2. Message") for p in paths(g))
+    assert "Message three recruiters" in [u.text for u in units(g)]
+
+
 def test_bls_profile_sections_and_title():
     g = shared(FOREST)
     title = "Forest and Conservation Workers"
