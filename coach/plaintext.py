@@ -12,7 +12,8 @@ Shapes understood, none tied to one publisher:
   one or two short paragraphs: role titles with their descriptions);
 * a stack of short lines between a heading and the text it introduces
   (a byline, a date) is kept as lines, not as nested headings;
-* bullets, ``1.`` lists, lone numbers before steps and career levels;
+* bullets, ``1.`` lists, lone numbers before steps and career levels, and
+  numbered lines standing alone over a paragraph (numbered steps or headings);
 * tables: lines of TAB-separated cells (header row detected from the cells'
   shape), or a header and rows whose cells were glued together; a short line
   right above a table is its caption, and the text after the table goes back
@@ -316,25 +317,40 @@ def _list_at(lines: list[Line], i: int, tokens: list[Token]) -> int:
     return i
 
 
-def _numbered_heading(lines: list[Line], i: int) -> bool:
-    """A numbered line standing alone over a paragraph ("2. Understand the Role"): a heading, not a list.
+def _numbered_item(lines: list[Line], i: int) -> Token | None:
+    """A numbered line standing alone over its paragraph ("2. Understand the Role"): a numbered item.
 
-    A page's numbered headings lose their markup when flattened, and read as a
-    one-item list each, so the whole guide became one section. The shape tells
-    them apart from a list: the line is title-like (no final stop), stands
-    between blank lines, opens a paragraph of sentences, and does not follow
-    another numbered line (the last item of a list spaced by blank lines).
+    Flattened pages lose the markup of numbered headings and of numbered steps
+    with their explanations, and each such line read as a one-item list, so a
+    guide built on them became one section. Read as an ``item`` (the token of
+    "1" over "Step title"), each number heads its own section under the heading
+    before the run, and the steps are recorded as ``Guide.steps``. The shape
+    says which: the line is title-like (no final stop; a question is allowed),
+    stands between blank lines, follows no list introduction ("... include:",
+    whose numbered lines are that list's items), and the paragraph under it,
+    with the lines it is wrapped into, is sentences starting with a capital.
+    A run of numbered lines with nothing between them stays a list: the list
+    loop in ``tokenize`` takes every numbered line after the first.
     """
     ln = lines[i]
     m = ORDERED_RE.match(ln.text)
     if m is None or not ln.blank_before or not ln.blank_after or i + 1 >= len(lines):
-        return False
-    if not is_title_like(ln.text[m.end() :]):
-        return False
-    if i > 0 and ORDERED_RE.match(lines[i - 1].text):
-        return False
+        return None
+    title = ln.text[m.end() :]
+    if not is_title_like(title) or not title[0].isupper():
+        return None
+    if i > 0 and lines[i - 1].text.rstrip().endswith(":"):
+        return None
     below = lines[i + 1]
-    return not _starts_block(below) and ends_sentence(below.text) and len(words(below.text)) >= TEXT_MIN_WORDS
+    if _starts_block(below) or not below.text[0].isupper():
+        return None
+    j, said = i + 1, len(words(below.text))
+    while j + 1 < len(lines) and _continues(lines, j + 1):
+        j += 1
+        said += len(words(lines[j].text))
+    if not ends_sentence(lines[j].text) or said < TEXT_MIN_WORDS:
+        return None
+    return Token("item", ln.start + m.end(), ln.end, title, number=int(m.group(1)))
 
 
 def _numbers_at(lines: list[Line], i: int, tokens: list[Token]) -> int | None:
@@ -390,8 +406,9 @@ def tokenize(text: str) -> list[Token]:
         if BULLET_RE.match(t):
             i = _list_at(lines, i, tokens)
             continue
-        if ORDERED_RE.match(t) and _numbered_heading(lines, i):
-            tokens.append(_heading(ln))
+        item = _numbered_item(lines, i) if ORDERED_RE.match(t) else None
+        if item is not None:
+            tokens.append(item)
             i += 1
             continue
         if ORDERED_RE.match(t):

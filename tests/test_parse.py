@@ -214,27 +214,39 @@ def test_a_heading_in_sentence_case_above_its_paragraph_is_a_section():
     )
 
 
-def test_numbered_headings_over_paragraphs_are_sections_and_a_spaced_list_stays_a_list():
+def test_numbered_lines_over_paragraphs_are_sections_and_a_list_after_its_introduction_stays_a_list():
     text = (
         "Landing Your First Analyst Role\n\n"
         "1. Introduction\n\n"
         "Security teams are growing fast. This guide walks you through the steps to your first role.\n\n"
         "2. Build Your Technical Skills\n\n"
-        "Employers want networking and scripting. Learn Python or Bash to automate repetitive work.\n\n"
-        "Steps to apply:\n\n"
-        "1. Update your resume\n\n"
-        "2. Message three recruiters\n\n"
+        "Employers want networking and scripting, so learn Python or Bash to automate\n"
+        "repetitive work before you apply.\n\n"
+        "Steps to Become a Truck Driver\n\n"
+        "1. Earn a high school diploma\n\n"
+        "Most employers require a diploma or its equivalent before they will train a new driver.\n\n"
+        "2. Get your CDL\n\n"
+        "You need a commercial driver's license, which takes a knowledge test and a driving test.\n\n"
+        "Top skills include:\n\n"
+        "1. Communication\n\n"
+        "2. Patience\n\n"
         "Most applicants hear back within two weeks of applying to a role.\n"
     )
     g = parse_guide(text, "analyst.txt")
     title = "Landing Your First Analyst Role"
-    assert [title, "1. Introduction"] in paths(g)
-    assert [title, "2. Build Your Technical Skills"] in paths(g)
-    skills = [s for s in g.sections if s.heading_path == [title, "2. Build Your Technical Skills"]]
-    assert any(u.text.startswith("Learn Python or Bash") for s in skills for u in s.units)
-    # The list's last item sits above a paragraph too, but follows another item: it stays an item.
-    assert not any(p[-1].startswith("2. Message") for p in paths(g))
-    assert "Message three recruiters" in [u.text for u in units(g)]
+    assert g.title == title
+    assert [title, "Introduction"] in paths(g)
+    # The paragraph under a numbered line is that section's text, hard-wrapped or not.
+    skills = [u.text for s in g.sections if s.heading_path == [title, "Build Your Technical Skills"] for u in s.units]
+    assert any(" ".join(u.split()).startswith("Employers want networking and scripting") for u in skills)
+    # Numbered steps with their explanations: each step a section under the heading before them, in order.
+    steps = title, "Steps to Become a Truck Driver"
+    assert [*steps, "Earn a high school diploma"] in paths(g)
+    assert [*steps, "Get your CDL"] in paths(g)
+    assert [s.title for s in g.steps][-2:] == ["Earn a high school diploma", "Get your CDL"]
+    # Numbered lines after a list introduction are that list's items, quoted with it.
+    assert not any(p[-1] in ("Communication", "Patience") for p in paths(g))
+    assert {"Communication", "Patience"} <= {u.text for u in units(g)}
 
 
 def test_bls_profile_sections_and_title():
