@@ -190,14 +190,21 @@ def _sentence_case_heading(lines: list[Line], i: int) -> bool:
     t = ln.text
     if "," in t or ends_sentence(t) or not is_title_like(t, SENTENCE_CASE_HEADING_MAX_WORDS):
         return False
-    below = lines[i + 1]
-    # The paragraph starts a sentence: a hard-wrapped paragraph's next line runs on in lower case.
-    return (
-        not _starts_block(below)
-        and below.text[0].isupper()
-        and len(words(below.text)) >= TEXT_MIN_WORDS
-        and ends_sentence(below.text)
-    )
+    return _opens_paragraph(lines, i + 1)
+
+
+def _opens_paragraph(lines: list[Line], j: int) -> bool:
+    """Line ``j`` opens a paragraph of sentences: no block, a capital first, and with the lines it is
+    wrapped into, enough words ending a sentence (so a heading sits above it; the line a hard-wrapped
+    heading candidate runs on to starts in lower case)."""
+    below = lines[j]
+    if _starts_block(below) or not below.text[0].isupper():
+        return False
+    said = len(words(below.text))
+    while j + 1 < len(lines) and _continues(lines, j + 1):
+        j += 1
+        said += len(words(lines[j].text))
+    return said >= TEXT_MIN_WORDS and ends_sentence(lines[j].text)
 
 
 def _heading(line: Line, **kw: object) -> Token:
@@ -341,14 +348,7 @@ def _numbered_item(lines: list[Line], i: int) -> Token | None:
         return None
     if i > 0 and lines[i - 1].text.rstrip().endswith(":"):
         return None
-    below = lines[i + 1]
-    if _starts_block(below) or not below.text[0].isupper():
-        return None
-    j, said = i + 1, len(words(below.text))
-    while j + 1 < len(lines) and _continues(lines, j + 1):
-        j += 1
-        said += len(words(lines[j].text))
-    if not ends_sentence(lines[j].text) or said < TEXT_MIN_WORDS:
+    if not _opens_paragraph(lines, i + 1):
         return None
     return Token("item", ln.start + m.end(), ln.end, title, number=int(m.group(1)))
 
@@ -406,12 +406,12 @@ def tokenize(text: str) -> list[Token]:
         if BULLET_RE.match(t):
             i = _list_at(lines, i, tokens)
             continue
-        item = _numbered_item(lines, i) if ORDERED_RE.match(t) else None
-        if item is not None:
-            tokens.append(item)
-            i += 1
-            continue
         if ORDERED_RE.match(t):
+            item = _numbered_item(lines, i)
+            if item is not None:
+                tokens.append(item)
+                i += 1
+                continue
             spans = []
             while i < n and ORDERED_RE.match(lines[i].text):
                 cur = lines[i]

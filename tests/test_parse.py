@@ -229,7 +229,10 @@ def test_numbered_lines_over_paragraphs_are_sections_and_a_list_after_its_introd
         "You need a commercial driver's license, which takes a knowledge test and a driving test.\n\n"
         "Top skills include:\n\n"
         "1. Communication\n\n"
-        "2. Patience\n\n"
+        "Drivers talk with dispatchers and customers every day, so clear speech matters a lot.\n\n"
+        "Other skills:\n\n"
+        "1. Patience\n\n"
+        "2. Focus\n\n"
         "Most applicants hear back within two weeks of applying to a role.\n"
     )
     g = parse_guide(text, "analyst.txt")
@@ -244,9 +247,9 @@ def test_numbered_lines_over_paragraphs_are_sections_and_a_list_after_its_introd
     assert [*steps, "Earn a high school diploma"] in paths(g)
     assert [*steps, "Get your CDL"] in paths(g)
     assert [s.title for s in g.steps][-2:] == ["Earn a high school diploma", "Get your CDL"]
-    # Numbered lines after a list introduction are that list's items, quoted with it.
-    assert not any(p[-1] in ("Communication", "Patience") for p in paths(g))
-    assert {"Communication", "Patience"} <= {u.text for u in units(g)}
+    # Numbered lines after a list introduction are that list's items, quoted with it, even over a paragraph.
+    assert not any(p[-1] in ("Communication", "Patience", "Focus") for p in paths(g))
+    assert {"Communication", "Patience", "Focus"} <= {u.text for u in units(g)}
 
 
 def test_bls_profile_sections_and_title():
