@@ -232,8 +232,26 @@ def _covers(stems: set[str], stem: str) -> bool:
     return stem in stems or (len(stem) >= 4 and any(u.startswith(stem) for u in stems))
 
 
-def _share(part: set[str], whole: set[str]) -> float:
+def _share(part: set[str] | frozenset[str], whole: set[str] | frozenset[str]) -> float:
     return len(part & whole) / len(part) if part else 0.0
+
+
+# A guide's units and headings come back question after question: what a row needs of their
+# text alone is worked out once per text (the cache holds a few dozen guides' units).
+@lru_cache(maxsize=65536)
+def _stems(text: str) -> frozenset[str]:
+    return frozenset(lexical.tokens(text))
+
+
+@lru_cache(maxsize=65536)
+def _words(text: str) -> frozenset[str]:
+    return frozenset(lexical.words(text))
+
+
+@lru_cache(maxsize=65536)
+def _holds(unit_text: str) -> tuple[bool, ...]:
+    """Does the unit hold each kind of value ``ASKS`` names (in ``ASKS`` order)?"""
+    return tuple(bool(HAS[k](unit_text)) for k in ASKS)
 
 
 def candidate_row(
@@ -268,9 +286,9 @@ def candidate_row(
     ``subject`` maps the stems of the question's subject words to their rarity
     in everyday English (0-1). Call ``pool_relative`` on the rows of the pool.
     """
-    hstems = set(lexical.tokens(heading))
-    ustems = set(lexical.tokens(context))
-    cwords = set(lexical.words(context))
+    hstems = _stems(heading)
+    ustems = _stems(context)
+    cwords = _words(context)
     covered = {w for w in subject if _covers(ustems, w)}
     row = {
         "logit": logit or 0.0,
@@ -309,9 +327,8 @@ def candidate_row(
         "question_shaped": float(unit_text.rstrip().endswith("?")),
         "log_words": math.log1p(len(unit_text.split())),
     }
-    for k in ASKS:
+    for k, has in zip(ASKS, _holds(unit_text), strict=True):
         asked = k in wanted
-        has = bool(HAS[k](unit_text))
         row[f"{k}_fit"] = float(asked and has)
         row[f"{k}_missing"] = float(asked and not has)
     return [row[f] for f in CANDIDATE_FEATURES]

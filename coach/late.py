@@ -153,16 +153,18 @@ class LateReader(OnnxModel):
             groups = self._word_positions(question, spans) if spans else []
             self._encode(texts)
             docs = [self._docs[t] for t in texts]
-        scores = np.empty(len(texts), dtype=np.float64)
-        cover = np.empty((len(texts), len(groups)), dtype=np.float64)
+        # Each text's best match per query vector, (texts, query tokens). One product per text:
+        # one product for all would round some sums differently (the same question's answer
+        # would then depend on which other texts were read with it).
+        best = np.stack([(q @ doc.astype(np.float32).T).max(axis=1) for doc in docs])
+        scores = best.sum(axis=1).astype(np.float64) / QUERY_TOKENS
         flat = [p for g in groups for p in g]
+        if not flat:
+            return scores, np.zeros((len(texts), 0), dtype=np.float64)
+        words = best[:, flat]
         bounds = np.cumsum([0, *(len(g) for g in groups)])
-        for k, doc in enumerate(docs):
-            best = (q @ doc.astype(np.float32).T).max(axis=1)
-            scores[k] = float(best.sum()) / QUERY_TOKENS
-            words = best[flat]
-            cover[k] = [words[a:b].mean() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        return scores, cover
+        cover = np.stack([words[:, a:b].mean(axis=1) for a, b in zip(bounds[:-1], bounds[1:], strict=True)], axis=1)
+        return scores, cover.astype(np.float64)
 
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
         """One score per text in input order: mean best cosine of the question's vectors, in [-1, 1]."""
