@@ -324,6 +324,10 @@ def _list_at(lines: list[Line], i: int, tokens: list[Token]) -> int:
     return i
 
 
+STEP_TITLE_WORDS = 10
+"""A numbered line ending in a stop is a step's title only when this short (a sentence over it is a list item)."""
+
+
 def _numbered_item(lines: list[Line], i: int) -> Token | None:
     """A numbered line standing alone over its paragraph ("2. Understand the Role"): a numbered item.
 
@@ -344,7 +348,13 @@ def _numbered_item(lines: list[Line], i: int) -> Token | None:
     if m is None or not ln.blank_before or not ln.blank_after or i + 1 >= len(lines):
         return None
     title = ln.text[m.end() :]
-    if not is_title_like(title) or not title[0].isupper():
+    # A step may be written as a short sentence ("1. Develop the necessary skills."): one stop is allowed.
+    bare = title[:-1] if title.endswith(".") and not title.endswith("..") else title
+    if (
+        not bare
+        or not is_title_like(bare, max_words=STEP_TITLE_WORDS if bare != title else 14)
+        or not title[0].isupper()
+    ):
         return None
     if i > 0 and lines[i - 1].text.rstrip().endswith(":"):
         return None

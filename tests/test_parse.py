@@ -252,6 +252,24 @@ def test_numbered_lines_over_paragraphs_are_sections_and_a_list_after_its_introd
     assert {"Communication", "Patience", "Focus"} <= {u.text for u in units(g)}
 
 
+def test_a_numbered_step_written_as_a_short_sentence_heads_its_section_but_a_long_one_stays_an_item():
+    text = (
+        "How to Become an HR Manager\n\n"
+        "Steps to Becoming an HR Manager\n\n"
+        "1. Develop the necessary skills.\n\n"
+        "Employers look for people who understand the business and the law before anything else.\n\n"
+        "2. Gain experience in the field.\n\n"
+        "Most managers spent five to seven years as HR coordinators or specialists first.\n\n"
+        "3. Most managers keep learning through certifications and short courses for many years.\n\n"
+        "Certifications are not required, but they show employers that you know current practice.\n"
+    )
+    g = parse_guide(text, "hr.txt")
+    steps = ["How to Become an HR Manager", "Steps to Becoming an HR Manager"]
+    assert [*steps, "Develop the necessary skills."] in paths(g)
+    assert [*steps, "Gain experience in the field."] in paths(g)
+    assert not any(p[-1].startswith("Most managers keep learning") for p in paths(g))
+
+
 def test_bls_profile_sections_and_title():
     g = shared(FOREST)
     title = "Forest and Conservation Workers"
