@@ -64,8 +64,10 @@ from coach.rerank import CrossEncoder
 from coach.retrieve import (
     Candidate,
     candidate_units,
+    career_initials,
     check_guide,
     dense_search,
+    expand_initials,
     guide_vocabulary,
     missing_career,
     named_guide,
@@ -325,8 +327,10 @@ class Coach:
         vocabulary = guide_vocabulary(self.index, guide) if guide else self.index
         knows = vocabulary.knows
         # What is searched is the question with its typos read as the guide's
-        # words ("apprentiship"); the audit keeps the question as asked.
-        asked, q = q, correct_question(q, vocabulary.words, knows)
+        # words ("apprentiship") and the initials of its career spelt out ("OTs");
+        # the audit keeps the question as asked.
+        spelt = expand_initials(q, career_initials(self.index, guide), knows)
+        asked, q = q, correct_question(spelt, vocabulary.words, knows)
         subject = subject_words(q)
         unknown = unknown_words(subject, knows)
         ctx = contextual_query(q, history) if history else None

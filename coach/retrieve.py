@@ -10,6 +10,7 @@ question names ("what do forest workers earn?").
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import PurePath
 
 import numpy as np
@@ -166,6 +167,51 @@ def _occupations(index: Index) -> dict[str, list[tuple[str, int, int]]]:
                     cache.setdefault(w, []).append((g.source, k, len(set(occ))))
         index.__dict__["_occupations"] = cache
     return cache
+
+
+INITIALS_RE = re.compile(r"\b([A-Z]{2,4})(s?)\b")
+"""Initials as a job seeker types a career ("OT", "OTs", "PTA"): two to four capitals, a plural "s" allowed."""
+
+
+def career_initials(index: Index, guide: str | None) -> dict[str, str]:
+    """Initials of the careers a guide is named by -> that career's words ("OT" -> "occupational therapist").
+
+    A guide's two names (its title and its file name, as ``named_guide`` reads
+    them) give the initials of their first two to four career words. Initials
+    more than one guide could mean are left out. ``guide`` None: every guide of
+    the index (cached on the index per guide).
+    """
+    cache = index.__dict__.setdefault("_initials", {})
+    if guide in cache:
+        return cache[guide]
+    found: dict[str, dict[str, str]] = {}
+    for g in index.manifest.guides:
+        if guide is not None and g.source != guide:
+            continue
+        for name in (PurePath(g.source).stem.replace("-", " ").replace("_", " "), g.title):
+            words = [
+                w.lower()
+                for w in re.findall(r"[A-Za-z]+", re.sub(r"\(.*?\)", " ", name))
+                if w.lower() not in lexical.STOPWORDS and lexical.stem(w.lower()) not in TITLE_NOISE
+            ]
+            for n in range(2, min(len(words), 4) + 1):
+                # The file name's wording first: "occupational therapist" rather than the title's plural.
+                found.setdefault("".join(w[0] for w in words[:n]).upper(), {}).setdefault(g.source, " ".join(words[:n]))
+    cache[guide] = {k: next(iter(v.values())) for k, v in found.items() if len(v) == 1}
+    return cache[guide]
+
+
+def expand_initials(question: str, initials: dict[str, str], knows: Callable[[str], bool]) -> str:
+    """``question`` with the initials of the guide's career spelt out ("how much do OTs make" -> "how much
+    do occupational therapists make"), where the guide itself never uses them."""
+
+    def spell(m: re.Match[str]) -> str:
+        name = initials.get(m.group(1))
+        if name is None or knows(m.group(1).lower()) or knows(m.group(0).lower()):
+            return m.group(0)
+        return name + ("s" if m.group(2) and not name.endswith("s") else "")
+
+    return INITIALS_RE.sub(spell, question) if initials else question
 
 
 def named_guide(index: Index, question: str) -> str | None:

@@ -22,8 +22,10 @@ from coach.model import load_model
 from coach.parse import excluded_sections, parse_corpus, parse_guide
 from coach.retrieve import (
     Candidate,
+    career_initials,
     check_guide,
     conversation_guide,
+    expand_initials,
     guide_vocabulary,
     missing_career,
     named_guide,
@@ -286,6 +288,39 @@ def test_a_country_typed_without_dots_is_one_the_guide_names_with_them(fake_embe
     # Typed with dots or without, the place is one the guide names: no unknown word.
     for q in ("What is the median salary in the US?", "median salary for software engineers in the U.S.?"):
         assert "us" in subject_words(q) and unknown_words(subject_words(q), index.knows) == [], q
+
+
+def test_the_initials_of_the_guides_career_are_read_as_the_career(fake_embedder, tmp_path):
+    ot = (
+        "Occupational Therapists\n\nPay\nThe median annual wage for occupational therapists was $98,340.\n\n"
+        "Where They Work\nMost occupational therapists work in hospitals and schools.\n"
+    )
+    hr = "Human Resources Managers\n\nWhat They Do\nHR managers plan the work of HR staff and hire people.\n"
+    coach = small_coach(tmp_path, fake_embedder, {"occupational-therapist.txt": ot, "hr-manager.txt": hr})
+    index = coach.index
+    ot_words = guide_vocabulary(index, "occupational-therapist.txt").knows
+    initials = career_initials(index, "occupational-therapist.txt")
+    # "OTs" is how a job seeker types the career the guide spells out; what is searched says it in full.
+    assert expand_initials("how much do OTs make?", initials, ot_words) == "how much do occupational therapists make?"
+    assert expand_initials("is an OT paid well?", initials, ot_words) == "is an occupational therapist paid well?"
+    answer = coach.ask("how much do OTs make?", guide="occupational-therapist.txt")
+    assert "occupational therapists" in answer.query and answer.question == "how much do OTs make?"
+    # Initials the guide itself uses are its own word, and lower-case words are left alone.
+    hr_words = guide_vocabulary(index, "hr-manager.txt").knows
+    assert expand_initials("what do HR managers do?", career_initials(index, "hr-manager.txt"), hr_words) == (
+        "what do HR managers do?"
+    )
+    assert expand_initials("ot and pay", initials, ot_words) == "ot and pay"
+
+
+def test_initials_two_guides_share_are_not_spelt_out_for_either(fake_embedder, tmp_path):
+    ot = "Occupational Therapists\n\nPay\nThe median annual wage for occupational therapists was $98,340.\n"
+    office = "Office Technicians\n\nPay\nOffice technicians earn about $45,000 a year.\n"
+    index = small_coach(
+        tmp_path, fake_embedder, {"occupational-therapist.txt": ot, "office-technician.txt": office}
+    ).index
+    assert "OT" not in career_initials(index, None)
+    assert career_initials(index, "office-technician.txt")["OT"] == "office technician"
 
 
 def test_scoped_answers_quote_only_that_guide(multi):
