@@ -237,18 +237,19 @@ def _share(part: set[str] | frozenset[str], whole: set[str] | frozenset[str]) ->
 
 
 # A guide's units and headings come back question after question: what a row needs of their
-# text alone is worked out once per text (the cache holds a few dozen guides' units).
-@lru_cache(maxsize=65536)
+# text alone is worked out once per text (16,384 texts: about 80 of these guides' units,
+# tens of MB when full).
+@lru_cache(maxsize=16384)
 def _stems(text: str) -> frozenset[str]:
     return frozenset(lexical.tokens(text))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _words(text: str) -> frozenset[str]:
     return frozenset(lexical.words(text))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _holds(unit_text: str) -> tuple[bool, ...]:
     """Does the unit hold each kind of value ``ASKS`` names (in ``ASKS`` order)?"""
     return tuple(bool(HAS[k](unit_text)) for k in ASKS)

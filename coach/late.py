@@ -161,7 +161,7 @@ class LateReader(OnnxModel):
         flat = [p for g in groups for p in g]
         if not flat:
             return scores, np.zeros((len(texts), 0), dtype=np.float64)
-        words = best[:, flat]
+        words = np.ascontiguousarray(best[:, flat])  # row by row, as one text's row was summed alone
         bounds = np.cumsum([0, *(len(g) for g in groups)])
         cover = np.stack([words[:, a:b].mean(axis=1) for a, b in zip(bounds[:-1], bounds[1:], strict=True)], axis=1)
         return scores, cover.astype(np.float64)

@@ -336,7 +336,8 @@ def _numbered_item(lines: list[Line], i: int) -> Token | None:
     guide built on them became one section. Read as an ``item`` (the token of
     "1" over "Step title"), each number heads its own section under the heading
     before the run, and the steps are recorded as ``Guide.steps``. The shape
-    says which: the line is title-like (no final stop; a question is allowed),
+    says which: the line is title-like (a question is allowed, and one final stop, kept in the
+    title, on a line of at most ``STEP_TITLE_WORDS`` words),
     stands between blank lines, follows no list introduction ("... include:",
     whose numbered lines are that list's items), and the paragraph under it,
     with the lines it is wrapped into, is sentences starting with a capital.

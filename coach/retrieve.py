@@ -171,16 +171,25 @@ def _occupations(index: Index) -> dict[str, list[tuple[str, int, int]]]:
 
 INITIALS_RE = re.compile(r"\b([A-Z]{2,4})(s?)\b")
 """Initials as a job seeker types a career ("OT", "OTs", "PTA"): two to four capitals, a plural "s" allowed."""
+INITIALS_MAX_ZIPF = 4.5
+"""Initials that are an everyday English word ("HI", "AM", "CA", "US", "IT", "OK"; wordfreq) are never read as a
+career, even where they spell one; "OT" (3.9), "PT" (4.0), "FA" and "HR" (4.2) are read."""
 
 
 def career_initials(index: Index, guide: str | None) -> dict[str, str]:
     """Initials of the careers a guide is named by -> that career's words ("OT" -> "occupational therapist").
 
-    A guide's two names (its title and its file name, as ``named_guide`` reads
-    them) give the initials of their first two to four career words. Initials
-    more than one guide could mean are left out. ``guide`` None: every guide of
-    the index (cached on the index per guide).
+    A guide's two names (its file name and its title, as ``named_guide`` reads
+    them) give the initials of their first two to four words, leaving out
+    function words and the words of a title that name no career ("how to
+    become", "guide", "career"); a title with other words first gives initials
+    no question uses ("4 Tips on How to Become ..." -> "TH"). Initials that are
+    an everyday English word are left out. ``guide`` None: every guide of the
+    index, leaving out initials more than one guide could mean (cached on the
+    index per guide).
     """
+    from wordfreq import zipf_frequency
+
     cache = index.__dict__.setdefault("_initials", {})
     if guide in cache:
         return cache[guide]
@@ -197,7 +206,11 @@ def career_initials(index: Index, guide: str | None) -> dict[str, str]:
             for n in range(2, min(len(words), 4) + 1):
                 # The file name's wording first: "occupational therapist" rather than the title's plural.
                 found.setdefault("".join(w[0] for w in words[:n]).upper(), {}).setdefault(g.source, " ".join(words[:n]))
-    cache[guide] = {k: next(iter(v.values())) for k, v in found.items() if len(v) == 1}
+    cache[guide] = {
+        k: next(iter(v.values()))
+        for k, v in found.items()
+        if len(v) == 1 and zipf_frequency(k.lower(), "en") < INITIALS_MAX_ZIPF
+    }
     return cache[guide]
 
 
@@ -206,10 +219,13 @@ def expand_initials(question: str, initials: dict[str, str], knows: Callable[[st
     do occupational therapists make"), where the guide itself never uses them."""
 
     def spell(m: re.Match[str]) -> str:
-        name = initials.get(m.group(1))
-        if name is None or knows(m.group(1).lower()) or knows(m.group(0).lower()):
+        letters, plural = m.group(1), m.group(2)
+        if letters not in initials and len(letters) > 2 and letters.endswith("S") and letters[:-1] in initials:
+            letters, plural = letters[:-1], "s"  # "OTS" in a question typed in capitals
+        name = initials.get(letters)
+        if name is None or knows(letters.lower()) or knows(m.group(0).lower()):
             return m.group(0)
-        return name + ("s" if m.group(2) and not name.endswith("s") else "")
+        return name + ("s" if plural and not name.endswith("s") else "")
 
     return INITIALS_RE.sub(spell, question) if initials else question
 

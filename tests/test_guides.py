@@ -311,13 +311,31 @@ def test_the_initials_of_the_guides_career_are_read_as_the_career(fake_embedder,
         "what do HR managers do?"
     )
     assert expand_initials("ot and pay", initials, ot_words) == "ot and pay"
+    # Typed in capitals, the plural is still the career's.
+    assert expand_initials("HOW MUCH DO OTS MAKE", initials, ot_words) == "HOW MUCH DO occupational therapists MAKE"
 
 
-def test_initials_two_guides_share_are_not_spelt_out_for_either(fake_embedder, tmp_path):
+def test_initials_that_are_everyday_words_are_never_a_career(fake_embedder, tmp_path):
+    hi = "Health Information Technicians\n\nPay\nHealth information technicians earn about $47,190.\n"
+    ca = "Cybersecurity Analysts\n\nPay\nCybersecurity analysts earn about $120,000 a year.\n"
+    index = small_coach(tmp_path, fake_embedder, {"health-information.txt": hi, "cybersecurity-analyst.txt": ca}).index
+    for guide, question in (
+        ("health-information.txt", "HI! What do they earn?"),
+        ("cybersecurity-analyst.txt", "Do cybersecurity analysts in CA earn more?"),
+    ):
+        knows = guide_vocabulary(index, guide).knows
+        assert expand_initials(question, career_initials(index, guide), knows) == question
+
+
+def test_initials_name_their_guide_and_two_guides_share_are_read_only_when_one_is_chosen(fake_embedder, tmp_path):
     ot = "Occupational Therapists\n\nPay\nThe median annual wage for occupational therapists was $98,340.\n"
     office = "Office Technicians\n\nPay\nOffice technicians earn about $45,000 a year.\n"
+    welder = "Welders\n\nPay\nWelders earn about $48,000 a year.\n"
+    coach = small_coach(tmp_path, fake_embedder, {"occupational-therapist.txt": ot, "welder.txt": welder})
+    # With no guide chosen, the career's initials pick its guide as its name would.
+    assert coach.ask("how much do OTs make?").guide == "occupational-therapist.txt"
     index = small_coach(
-        tmp_path, fake_embedder, {"occupational-therapist.txt": ot, "office-technician.txt": office}
+        tmp_path / "shared", fake_embedder, {"occupational-therapist.txt": ot, "office-technician.txt": office}
     ).index
     assert "OT" not in career_initials(index, None)
     assert career_initials(index, "office-technician.txt")["OT"] == "office technician"

@@ -65,6 +65,14 @@ def test_a_text_reads_the_same_whatever_was_read_with_it(reader: LateReader) -> 
     busy.score("What do they do?", [NETWORK, f"{NETWORK} {NETWORK} {NETWORK}"])
     together = busy.score("What does this job pay?", [NETWORK, PAY, "Salary"])[1]
     assert together == alone
+    # So is how well it speaks of each word, a long word of many tokens too.
+    from coach.conversation import subject_spans
+
+    question = "do otorhinolaryngologists earn more than nurses?"
+    spans = subject_spans(question)
+    one = LateReader(reader.model_dir).read(question, [PAY], spans)[1][0]
+    many = busy.read(question, [NETWORK, PAY, "Salary"], spans)[1][1]
+    assert len(one) >= 2 and (one == many).all()
 
 
 def test_the_coach_reads_every_candidate_with_the_late_reader(real_coach) -> None:  # noqa: ANN001
