@@ -252,10 +252,7 @@ class Coach:
         if not re.search(r"\w", q):
             return Answer(question=question, query="", abstained=True, text=EMPTY_PROMPT, latency_ms=0.0, guide=guide)
         history = history or []
-        # "how much do OTs make?" names the occupational therapist guide too.
-        guide = guide or named_guide(
-            self.index, expand_initials(q, career_initials(self.index, None), self.index.knows)
-        )
+        guide = guide or named_guide(self.index, q)
         if guide is None and len(self.index.manifest.guides) > 1:
             career = missing_career(self.index, q)
             if career is not None:

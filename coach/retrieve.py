@@ -20,7 +20,7 @@ from coach import lexical
 from coach.chunk import unit_context
 from coach.errors import CoachError
 from coach.index import Index, passage_words
-from coach.records import Hit, Unit
+from coach.records import GuideRecord, Hit, Unit
 
 RRF_K = 60
 PASSAGES = 20
@@ -141,9 +141,23 @@ def guide_vocabulary(index: Index, guide: str) -> _Vocabulary:
     return cache[guide]
 
 
+def career_words(name: str) -> list[str]:
+    """The words of a guide's name that name the career, lower-cased ("forest", "conservation", "workers")."""
+    return [
+        w
+        for w in lexical.words(re.sub(r"\(.*?\)", " ", name))
+        if w not in lexical.STOPWORDS and (t := lexical.stem(w)) not in TITLE_NOISE and not t.isdigit()
+    ]
+
+
 def occupation_words(title: str) -> list[str]:
     """The stems of a guide title that name the career ("forest", "conserv", "worker")."""
-    return [t for t in lexical.tokens(re.sub(r"\(.*?\)", " ", title)) if t not in TITLE_NOISE and not t.isdigit()]
+    return [lexical.stem(w) for w in career_words(title)]
+
+
+def guide_names(guide: GuideRecord) -> tuple[str, str]:
+    """The two names a guide is known by: its file name's words, then its title."""
+    return PurePath(guide.source).stem.replace("-", " "), guide.title
 
 
 def _occupations(index: Index) -> dict[str, list[tuple[str, int, int]]]:
@@ -158,10 +172,7 @@ def _occupations(index: Index) -> dict[str, list[tuple[str, int, int]]]:
     if cache is None:
         cache = {}
         for g in index.manifest.guides:
-            names = {
-                tuple(occupation_words(g.title)),
-                tuple(occupation_words(PurePath(g.source).stem.replace("-", " "))),
-            }
+            names = {tuple(occupation_words(name)) for name in guide_names(g)}
             for k, occ in enumerate(sorted(n for n in names if n)):
                 for w in set(occ):
                     cache.setdefault(w, []).append((g.source, k, len(set(occ))))
@@ -171,9 +182,6 @@ def _occupations(index: Index) -> dict[str, list[tuple[str, int, int]]]:
 
 INITIALS_RE = re.compile(r"\b([A-Z]{2,4})(s?)\b")
 """Initials as a job seeker types a career ("OT", "OTs", "PTA"): two to four capitals, a plural "s" allowed."""
-INITIALS_MAX_ZIPF = 4.5
-"""Initials that are an everyday English word ("HI", "AM", "CA", "US", "IT", "OK"; wordfreq) are never read as a
-career, even where they spell one; "OT" (3.9), "PT" (4.0), "FA" and "HR" (4.2) are read."""
 
 
 def career_initials(index: Index, guide: str | None) -> dict[str, str]:
@@ -184,9 +192,10 @@ def career_initials(index: Index, guide: str | None) -> dict[str, str]:
     function words and the words of a title that name no career ("how to
     become", "guide", "career"); a title with other words first gives initials
     no question uses ("4 Tips on How to Become ..." -> "TH"). Initials that are
-    an everyday English word are left out. ``guide`` None: every guide of the
-    index, leaving out initials more than one guide could mean (cached on the
-    index per guide).
+    an everyday English word ("HI", "AM", "US", "IT", "OK": ``EVERYDAY_ZIPF``,
+    as for job titles) are left out. ``guide`` None: every guide of the index,
+    leaving out initials more than one guide could mean (cached on the index
+    per guide).
     """
     from wordfreq import zipf_frequency
 
@@ -197,33 +206,31 @@ def career_initials(index: Index, guide: str | None) -> dict[str, str]:
     for g in index.manifest.guides:
         if guide is not None and g.source != guide:
             continue
-        for name in (PurePath(g.source).stem.replace("-", " ").replace("_", " "), g.title):
-            words = [
-                w.lower()
-                for w in re.findall(r"[A-Za-z]+", re.sub(r"\(.*?\)", " ", name))
-                if w.lower() not in lexical.STOPWORDS and lexical.stem(w.lower()) not in TITLE_NOISE
-            ]
+        for name in guide_names(g):
+            words = career_words(name)
             for n in range(2, min(len(words), 4) + 1):
                 # The file name's wording first: "occupational therapist" rather than the title's plural.
                 found.setdefault("".join(w[0] for w in words[:n]).upper(), {}).setdefault(g.source, " ".join(words[:n]))
     cache[guide] = {
         k: next(iter(v.values()))
         for k, v in found.items()
-        if len(v) == 1 and zipf_frequency(k.lower(), "en") < INITIALS_MAX_ZIPF
+        if len(v) == 1 and zipf_frequency(k.lower(), "en") < EVERYDAY_ZIPF
     }
     return cache[guide]
 
 
 def expand_initials(question: str, initials: dict[str, str], knows: Callable[[str], bool]) -> str:
     """``question`` with the initials of the guide's career spelt out ("how much do OTs make" -> "how much
-    do occupational therapists make"), where the guide itself never uses them."""
+    do occupational therapists make"), where the guide itself never uses them and the question does not
+    name that career in full already ("cybersecurity analysts in CA" means somewhere, not the career)."""
+    said = " ".join(lexical.words(question))
 
     def spell(m: re.Match[str]) -> str:
         letters, plural = m.group(1), m.group(2)
         if letters not in initials and len(letters) > 2 and letters.endswith("S") and letters[:-1] in initials:
             letters, plural = letters[:-1], "s"  # "OTS" in a question typed in capitals
         name = initials.get(letters)
-        if name is None or knows(letters.lower()) or knows(m.group(0).lower()):
+        if name is None or knows(letters.lower()) or knows(m.group(0).lower()) or name in said:
             return m.group(0)
         return name + ("s" if plural and not name.endswith("s") else "")
 
@@ -237,9 +244,11 @@ def named_guide(index: Index, question: str) -> str | None:
     title or file name ("forest ... workers" for "Forest and Conservation
     Workers"), or all of them when there is one ("electricians"). One word of
     several is not enough: "job market" does not name "Digital Marketing".
+    The career's initials count as its words ("OTs", ``expand_initials``).
     """
     if len(index.manifest.guides) < 2:
         return None
+    question = expand_initials(question, career_initials(index, None), index.knows)  # "OTs" names its guide too
     occupations = _occupations(index)
     hits: dict[tuple[str, int], int] = {}
     size: dict[tuple[str, int], int] = {}

@@ -315,16 +315,24 @@ def test_the_initials_of_the_guides_career_are_read_as_the_career(fake_embedder,
     assert expand_initials("HOW MUCH DO OTS MAKE", initials, ot_words) == "HOW MUCH DO occupational therapists MAKE"
 
 
-def test_initials_that_are_everyday_words_are_never_a_career(fake_embedder, tmp_path):
+def test_initials_that_are_an_everyday_word_or_follow_the_career_in_full_are_not_the_career(fake_embedder, tmp_path):
     hi = "Health Information Technicians\n\nPay\nHealth information technicians earn about $47,190.\n"
     ca = "Cybersecurity Analysts\n\nPay\nCybersecurity analysts earn about $120,000 a year.\n"
     index = small_coach(tmp_path, fake_embedder, {"health-information.txt": hi, "cybersecurity-analyst.txt": ca}).index
-    for guide, question in (
-        ("health-information.txt", "HI! What do they earn?"),
-        ("cybersecurity-analyst.txt", "Do cybersecurity analysts in CA earn more?"),
-    ):
-        knows = guide_vocabulary(index, guide).knows
-        assert expand_initials(question, career_initials(index, guide), knows) == question
+    hi_words = guide_vocabulary(index, "health-information.txt").knows
+    # "HI" spells the career, but it is an everyday word first.
+    assert "HI" not in career_initials(index, "health-information.txt")
+    assert expand_initials("HI! What do they earn?", career_initials(index, "health-information.txt"), hi_words) == (
+        "HI! What do they earn?"
+    )
+    # "CA" is this career's initials, unless the question has just named the career in full.
+    initials, ca_words = (
+        career_initials(index, "cybersecurity-analyst.txt"),
+        guide_vocabulary(index, "cybersecurity-analyst.txt").knows,
+    )
+    assert expand_initials("how much do CAs earn?", initials, ca_words) == "how much do cybersecurity analysts earn?"
+    question = "Do cybersecurity analysts in CA earn more?"
+    assert expand_initials(question, initials, ca_words) == question
 
 
 def test_initials_name_their_guide_and_two_guides_share_are_read_only_when_one_is_chosen(fake_embedder, tmp_path):
