@@ -324,10 +324,6 @@ def _list_at(lines: list[Line], i: int, tokens: list[Token]) -> int:
     return i
 
 
-STEP_TITLE_WORDS = 10
-"""A numbered line ending in a stop is a step's title only when this short (a sentence over it is a list item)."""
-
-
 def _numbered_item(lines: list[Line], i: int) -> Token | None:
     """A numbered line standing alone over its paragraph ("2. Understand the Role"): a numbered item.
 
@@ -337,7 +333,7 @@ def _numbered_item(lines: list[Line], i: int) -> Token | None:
     "1" over "Step title"), each number heads its own section under the heading
     before the run, and the steps are recorded as ``Guide.steps``. The shape
     says which: the line is title-like (a question is allowed, and one final stop, kept in the
-    title, on a line of at most ``STEP_TITLE_WORDS`` words),
+    title, on a line as short as a sentence-case heading),
     stands between blank lines, follows no list introduction ("... include:",
     whose numbered lines are that list's items), and the paragraph under it,
     with the lines it is wrapped into, is sentences starting with a capital.
@@ -349,13 +345,13 @@ def _numbered_item(lines: list[Line], i: int) -> Token | None:
     if m is None or not ln.blank_before or not ln.blank_after or i + 1 >= len(lines):
         return None
     title = ln.text[m.end() :]
-    # A step may be written as a short sentence ("1. Develop the necessary skills."): one stop is allowed.
+    # A step may be written as a short sentence ("1. Develop the necessary skills."): one stop is
+    # allowed on a line as short as a sentence-case heading (a longer sentence over it is a list item).
     bare = title[:-1] if title.endswith(".") and not title.endswith("..") else title
-    if (
-        not bare
-        or not is_title_like(bare, max_words=STEP_TITLE_WORDS if bare != title else 14)
-        or not title[0].isupper()
-    ):
+    stopped = bare != title
+    if not bare or not is_title_like(bare) or not title[0].isupper():
+        return None
+    if stopped and len(words(bare)) > SENTENCE_CASE_HEADING_MAX_WORDS:
         return None
     if i > 0 and lines[i - 1].text.rstrip().endswith(":"):
         return None
