@@ -347,7 +347,7 @@ class Coach:
             alone = dense_search(self.index, vecs[0], 1, guide)
             joined = dense_search(self.index, vecs[1], 1, guide)
             gain = joined[0][1] - alone[0][1] if joined and alone else 0.0
-            topic = topic_of(history).question
+            topic = topic_of(history).query
             evidence = followup_evidence(q, topic, gain)
             rules_followup = is_followup(q, lambda: gain > 0, topic)
         embed_ms = (time.perf_counter() - t0) * 1000
@@ -584,6 +584,7 @@ class Coach:
         )
         answer = self._build(question, res.query, [cand], 0.8, [])
         answer.signals = {"stepped": float(step)}
+        answer.followup = res.followup
         return answer
 
     def _family(self, focus: set[int]) -> set[int]:
@@ -623,6 +624,11 @@ class Coach:
         the follow-up reading's, and that reading's units fill the extra places its own
         extras leave. It is called only when there is such a place.
         """
+        answer = self._decide(a, alone)
+        answer.followup = a.res.followup
+        return answer
+
+    def _decide(self, a: Analysis, alone: Callable[[], Analysis] | None) -> Answer:
         suggestions = list(dict.fromkeys(" > ".join(h.passage.section[1:]) or h.passage.title for h in a.hits))[:3]
         t = self.model.thresholds
         if not a.candidates:
@@ -830,7 +836,8 @@ def history_turn(answer: Answer) -> Turn:
     return Turn(
         question=answer.question,
         query=answer.query,
-        standalone=answer.query == clean_question(answer.question),
+        # A question read on its own sets the topic, typos corrected or not; an empty one never does.
+        standalone=bool(answer.query) and not answer.followup,
         passage_ids=[c.passage_id for c in answer.citations],
         quoted=[(c.source, s.char_start) for s in answer.sentences for c in answer.citations if c.marker == s.citation],
         abstained=answer.abstained,

@@ -144,8 +144,8 @@ def topic_of(history: list[Turn]) -> Turn:
 
 
 def contextual_query(question: str, history: list[Turn]) -> str:
-    """The question read with the topic it continues: the topic question, then the follow-up."""
-    return f"{topic_of(history).question} {question}"
+    """The question read with the topic it continues: the topic question as searched, then the follow-up."""
+    return f"{topic_of(history).query} {question}"
 
 
 def resolve(question: str, history: list[Turn], followup: bool) -> Resolution:

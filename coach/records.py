@@ -214,6 +214,8 @@ class Answer(BaseModel):
     question: str
     query: str
     """What was actually searched, after follow-up handling."""
+    followup: bool = False
+    """Whether the question was read as a follow-up, with the conversation's topic."""
     abstained: bool
     text: str
     sentences: list[AnswerSentence] = []

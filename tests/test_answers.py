@@ -299,6 +299,16 @@ def test_a_misspelt_question_is_answered_as_if_spelt_right(real_coach):
 
 
 @pytest.mark.slow
+def test_a_misspelt_question_sets_the_topic_of_the_next_follow_up(real_coach):
+    history = [history_turn(real_coach.ask("what does a junior technician do all day?"))]
+    typo = real_coach.ask("What certifcations shuold I get?", history)
+    assert not typo.followup and history_turn(typo).standalone  # a new topic, typos and all
+    nxt = real_coach.ask("which one should I get first?", [*history, history_turn(typo)])
+    # Read with the corrected question, not the earlier topic nor the typos.
+    assert nxt.followup and nxt.query.startswith("What certifications should I get?")
+
+
+@pytest.mark.slow
 def test_a_later_turn_can_be_read_either_way(real_coach):
     """Both readings of a later turn, as benchmarks/followup_readings.py measures them."""
     first = real_coach.ask("what's the workplace culture like?")
@@ -519,7 +529,10 @@ def test_a_followup_its_topic_reading_cannot_answer_is_answered_on_its_own(
     def decide(a: Analysis, alone=None) -> Answer:  # noqa: ANN001
         read.append(a.res.followup)
         ok = covered[a.res.followup]
-        return Answer(question=q, query=a.res.query, abstained=not ok, text=a.res.query if ok else "not covered")
+        return Answer(
+            question=q, query=a.res.query, followup=a.res.followup, abstained=not ok,
+            text=a.res.query if ok else "not covered",
+        )  # fmt: skip
 
     real_read = coach._read
     reads: list[bool] = []
