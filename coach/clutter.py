@@ -22,7 +22,10 @@ The signals are general, never one site's words:
 * **repetition**: the same line three times in one guide (a template), or in
   more than one guide of the corpus (a publisher's boilerplate);
 * **position**: a run of such sections at the end of the page is a footer,
-  down to the last flagged lines of the final real section.
+  down to the last flagged lines of the final real section;
+* **table footnotes**: a "Source:" or "Note:" line right under a table's rows
+  credits or glosses its figures and answers nothing (under a paragraph such
+  a line is text and stays).
 
 A section is clutter only when most of what it holds is flagged, so one
 sentence that mentions a newsletter in a digital-marketing guide stays.
@@ -95,6 +98,12 @@ REPEATS_IN_GUIDE = 3
 WEAK = {"repeated on the page", "repeated across guides"}
 SECTION_SHARE = 0.5
 MEDIA_POINTER = "points to a video"
+# The labels that open a table's or chart's footnote: where its figures come
+# from ("Source: U.S. Bureau of Labor Statistics, ...") or what a row means
+# ("Note: All Occupations includes ..."). Under a table such a line credits or
+# glosses the figures above it and answers no question; elsewhere it is text.
+FOOTNOTE_RE = re.compile(r"^\s*(?:notes?|sources?)\s*:", re.I)
+TABLE_FOOTNOTE = "table footnote"
 
 
 class GuideSettings(BaseModel):
@@ -275,6 +284,8 @@ def sift(
         if after is not None and after in drop and sec.units[-1].text.rstrip().endswith(":") and any(sec.flags):
             drop[k] = dict.fromkeys(range(len(sec.units)), "introduces a link list")
 
+    _table_footnotes(sections, drop)
+
     # The end of the page: a run of clutter sections is a footer; the last real
     # section loses its trailing flagged lines (a sign-up box under the FAQ).
     k = len(sections) - 1
@@ -325,6 +336,27 @@ def sift(
                 )
             )
     return excluded
+
+
+def _table_footnotes(sections: list[RawSection], drop: dict[int, dict[int, str]]) -> None:
+    """Add to ``drop`` the footnote lines right under a table's rows, in page order.
+
+    A table's chart title may head its rows, so its footnotes can fall in the
+    next section. A footnote of several sentences goes whole (its block); one
+    footnote may follow another ("Note: ..." then "Source: ...").
+    """
+    after_table, block = False, None  # the last line kept was a table row / the footnote being dropped
+    for k, sec in enumerate(sections):
+        for j, u in enumerate(sec.units):
+            if block is not None and u.block == block:
+                drop.setdefault(k, {})[j] = TABLE_FOOTNOTE
+                continue
+            block = None
+            if after_table and FOOTNOTE_RE.match(u.plain or u.text):
+                drop.setdefault(k, {})[j] = TABLE_FOOTNOTE
+                block = u.block
+                continue
+            after_table = u.kind == "table_row"
 
 
 def _short(sec: RawSection, sigs: list[str | None]) -> bool:

@@ -126,6 +126,29 @@ def test_a_pointer_to_a_video_the_text_does_not_hold_is_never_quoted():
     assert any("video clips of scenes" in u for u in units)
 
 
+def test_a_tables_source_and_note_lines_are_never_quoted_but_a_note_in_the_text_is():
+    text = (
+        "Welder\n\nWelders join metal parts with heat.\n\nPay\nMedian annual wages, May 2024\n"
+        "Welders\t$51,000\nTotal, all occupations\t$49,500\n"
+        "Note: All Occupations includes all occupations in the U.S. Economy.\n"
+        "Source: U.S. Bureau of Labor Statistics, Occupational Employment and Wage Statistics\n"
+        "The median annual wage for welders was $51,000 in May 2024.\n\n"
+        "Training\nMost welders learn in a one-year program. Note: some employers train on the job.\n\n"
+        "Note: Underwater welders need a diving certificate first.\n"
+    )
+    guide = parse_guide(text, "welder.txt")
+    units = kept_units(guide)
+    assert not any("all occupations includes" in u or "bureau of labor" in u for u in units)
+    assert any("median annual wage for welders" in u for u in units)  # the text under the footnotes stays
+    assert any(u.startswith("welders") and "$51,000" in u for u in units)  # the table stays
+    assert any("underwater welders" in u for u in units)  # a note under text is text
+    assert [e.reason for e in guide.excluded] == ["table footnote"]
+    assert guide.excluded[0].units == 2
+    md = "# Welder\n\n## Pay\n\n| Job | Median |\n|---|---|\n| Welders | $51,000 |\n\n*Source: the state wage survey.*\n"
+    guide = parse_guide(md, "welder.md")
+    assert not any("wage survey" in u for u in kept_units(guide))
+
+
 def test_a_newsletter_mentioned_in_real_text_is_not_clutter():
     text = (
         "# Email Marketing Specialist\n\n## What they do\n\n"
