@@ -47,6 +47,7 @@ from pydantic import BaseModel
 from coach.corpus import SETTINGS_FILE
 from coach.errors import CoachError
 from coach.records import ExcludedSection, Section, Unit
+from coach.sentences import split_sentences
 
 MAX_SETTINGS_BYTES = 256 * 1024
 
@@ -284,8 +285,6 @@ def sift(
         if after is not None and after in drop and sec.units[-1].text.rstrip().endswith(":") and any(sec.flags):
             drop[k] = dict.fromkeys(range(len(sec.units)), "introduces a link list")
 
-    _table_footnotes(sections, drop)
-
     # The end of the page: a run of clutter sections is a footer; the last real
     # section loses its trailing flagged lines (a sign-up box under the FAQ).
     k = len(sections) - 1
@@ -308,6 +307,8 @@ def sift(
         if len(tail) < len(sec.units):
             break
         k -= 1
+
+    _table_footnotes(sections, drop)  # after the footer: a footnote is no sign of one
 
     excluded: list[ExcludedSection] = []
     for k, units in sorted(drop.items()):
@@ -341,22 +342,32 @@ def sift(
 def _table_footnotes(sections: list[RawSection], drop: dict[int, dict[int, str]]) -> None:
     """Add to ``drop`` the footnote lines right under a table's rows, in page order.
 
-    A table's chart title may head its rows, so its footnotes can fall in the
-    next section. A footnote of several sentences goes whole (its block); one
-    footnote may follow another ("Note: ..." then "Source: ...").
+    A chart title may head the table's rows, so a footnote may follow under the
+    heading above it ("Pay"); under any other heading it is text again. One
+    footnote may follow another ("Note: ..." then "Source: ..."). Only a line
+    that is one sentence alone in its paragraph goes: a note that says more,
+    or leads into a list, stays.
     """
-    after_table, block = False, None  # the last line kept was a table row / the footnote being dropped
+    table: list[str] | None = None  # heading path of the table the last line kept belongs to
     for k, sec in enumerate(sections):
+        if table is not None and sec.path != table[: len(sec.path)]:
+            table = None
         for j, u in enumerate(sec.units):
-            if block is not None and u.block == block:
-                drop.setdefault(k, {})[j] = TABLE_FOOTNOTE
+            if table is not None and _is_footnote(u, sec.units):
+                drop.setdefault(k, {}).setdefault(j, TABLE_FOOTNOTE)
                 continue
-            block = None
-            if after_table and FOOTNOTE_RE.match(u.plain or u.text):
-                drop.setdefault(k, {})[j] = TABLE_FOOTNOTE
-                block = u.block
-                continue
-            after_table = u.kind == "table_row"
+            table = sec.path if u.kind == "table_row" else None
+
+
+def _is_footnote(unit: Unit, units: list[Unit]) -> bool:
+    """A "Source:" / "Note:" line of one sentence, alone in its paragraph."""
+    text = unit.plain or unit.text
+    return (
+        bool(FOOTNOTE_RE.match(text))
+        and unit.kind not in {"bullet", "item", "table_row"}
+        and sum(u.block == unit.block for u in units) == 1
+        and len(split_sentences(text)) == 1
+    )
 
 
 def _short(sec: RawSection, sigs: list[str | None]) -> bool:

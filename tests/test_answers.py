@@ -18,6 +18,26 @@ from tests.conftest import ROOT, SEED
 DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 
 
+def test_the_topic_is_the_last_question_read_alone_as_it_was_searched():
+    from coach.answer import history_turn
+    from coach.conversation import contextual_query
+    from coach.records import Answer
+
+    first = Answer(question="what do they do?", query="what do they do?", abstained=False, text="x")
+    typo = Answer(question="how much do OTs earnn?", query="how much do occupational therapists earn?",
+                  abstained=False, text="y")  # fmt: skip
+    followup = Answer(
+        question="and in Ohio?", query=f"{typo.query} and in Ohio?", followup=True, abstained=True, text="z"
+    )
+    empty = Answer(question="??", query="", abstained=True, text="Please ask a question.")
+    history = [history_turn(a) for a in (first, typo, followup, empty)]
+    assert [t.standalone for t in history] == [True, True, False, False]
+    assert (
+        contextual_query("and after 10 years?", history)
+        == "how much do occupational therapists earn? and after 10 years?"
+    )
+
+
 def test_followup_resolution_uses_the_topic_question():
     history = [
         Turn(

@@ -144,9 +144,32 @@ def test_a_tables_source_and_note_lines_are_never_quoted_but_a_note_in_the_text_
     assert any("underwater welders" in u for u in units)  # a note under text is text
     assert [e.reason for e in guide.excluded] == ["table footnote"]
     assert guide.excluded[0].units == 2
-    md = "# Welder\n\n## Pay\n\n| Job | Median |\n|---|---|\n| Welders | $51,000 |\n\n*Source: the state wage survey.*\n"
+    md = (
+        "# Welder\n\n## Pay\n\n| Job | Median |\n|---|---|\n| Welders | $51,000 |\n\n*Source: the state wage survey.*\n"
+    )
     guide = parse_guide(md, "welder.md")
     assert not any("wage survey" in u for u in kept_units(guide))
+
+
+@pytest.mark.parametrize(
+    ("after", "kept"),
+    [
+        ("Note: pay is higher in Alaska. Welders in Alaska earn the most of any state.", "pay is higher in alaska"),
+        ("Source: BLS. The median annual wage for welders was $51,000 in May 2024.", "median annual wage for welders"),
+        (
+            "Note: to earn the top wage you need:\n- a pipe welding certificate\n- five years on site",
+            "to earn the top wage",
+        ),
+        ("Licensing\nNote: a state license is required for structural work.", "state license is required"),
+    ],
+)
+def test_a_note_under_a_table_that_is_more_than_a_footnote_stays(after, kept):
+    """A note that says more, a short credit run into text, one that leads into a list, one under another heading."""
+    text = (
+        "Welder\n\nWelders join metal parts with heat.\n\nPay\nWelders\t$51,000\nAll workers\t$49,500\n" + after + "\n"
+    )
+    units = kept_units(parse_guide(text, "welder.txt"))
+    assert any(kept in u for u in units), units
 
 
 def test_a_newsletter_mentioned_in_real_text_is_not_clutter():
