@@ -360,14 +360,16 @@ def _table_footnotes(sections: list[RawSection], drop: dict[int, dict[int, str]]
 
 
 def _is_footnote(unit: Unit, units: list[Unit]) -> bool:
-    """A "Source:" / "Note:" line of one sentence, alone in its paragraph."""
+    """A "Source:" / "Note:" line of one sentence, alone in its paragraph, or as a table's last one-cell row.
+
+    (A Markdown line right under a pipe table, with no blank line between, is read as one more row.)
+    """
     text = unit.plain or unit.text
-    return (
-        bool(FOOTNOTE_RE.match(text))
-        and unit.kind not in {"bullet", "item", "table_row"}
-        and sum(u.block == unit.block for u in units) == 1
-        and len(split_sentences(text)) == 1
-    )
+    if not FOOTNOTE_RE.match(text) or len(split_sentences(text)) != 1:
+        return False
+    if unit.kind == "table_row":
+        return sum(bool(c.strip()) for c in unit.cells or [text]) == 1
+    return unit.kind not in {"bullet", "item"} and sum(u.block == unit.block for u in units) == 1
 
 
 def _short(sec: RawSection, sigs: list[str | None]) -> bool:
