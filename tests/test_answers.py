@@ -525,6 +525,17 @@ def test_a_followup_is_read_alone_only_when_a_place_is_left(settings, fake_embed
     assert len(coach._compose(full, never)) == 3
 
 
+def test_the_followup_evidence_reads_the_topic_as_it_was_searched(settings, fake_embedder):
+    """ "which therapists?" elaborates on "how much do OTs earnn?" once that was searched as
+    "how much do occupational therapists earn?"; read as typed, it would bring a subject of its own."""
+    from coach.conversation import Turn
+
+    coach = _followup_coach(settings, fake_embedder)
+    topic = Turn(question="how much do OTs earnn?", query="how much do occupational therapists earn?", standalone=True)
+    a = coach.analyze("which therapists?", [topic])
+    assert a.evidence["elaborates"] == 1.0 and a.res.followup
+
+
 @pytest.mark.parametrize("alone_covered", [True, False])
 def test_a_followup_its_topic_reading_cannot_answer_is_answered_on_its_own(
     settings, fake_embedder, monkeypatch, alone_covered
