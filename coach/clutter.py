@@ -360,7 +360,7 @@ def _table_footnotes(sections: list[RawSection], drop: dict[int, dict[int, str]]
 
 
 def _is_footnote(unit: Unit, units: list[Unit]) -> bool:
-    """A "Source:" / "Note:" line of one sentence, alone in its paragraph, or as a table's last one-cell row.
+    """A "Source:" / "Note:" line of one sentence, alone in its paragraph, or a table row with that one cell.
 
     (A Markdown line right under a pipe table, with no blank line between, is read as one more row.)
     """
