@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/followup_readings.py                 # collect (~35 min), then replay (~15 min)
     .venv/bin/python benchmarks/followup_readings.py --turns T.pkl   # replay a collection saved before
+    .venv/bin/python benchmarks/followup_readings.py --turns T.pkl --folds 6   # 6 model fits, not one per guide
 
 Each labelled turn of ``eval/sets.json`` is collected as ``coach train`` does
 (bootstrap model, the cross-encoder reading every candidate); a turn after the
@@ -56,9 +57,14 @@ def collect_both(sets_file: Path, cache: Path, both_readings: bool = True) -> li
     return out
 
 
-def replay(turns: list[TurnData]) -> dict[tuple, dict]:
+def replay(turns: list[TurnData], folds: int | None = None) -> dict[tuple, dict]:
     """Leave-one-guide-out: (guide, conv, turn) -> p(answerable), abstained, right, top ranker score,
-    and where the first right unit stands (0 first; ``pool`` when the cross-encoder never reads it)."""
+    and where the first right unit stands (0 first; ``pool`` when the cross-encoder never reads it).
+
+    With ``folds`` the guides are held out that many groups at a time (sorted names, every
+    ``folds``-th in one group): ``folds`` model fits instead of one per guide, each group
+    still answered by a model that never saw it.
+    """
     from coach.features import QUESTION_FEATURES
     from coach.train import Rankers, adapted, compose_sim, fit_model, model_map, rank_turn, with_prior_of, with_votes
 
@@ -66,12 +72,15 @@ def replay(turns: list[TurnData]) -> dict[tuple, dict]:
     # its guide votes with (``fit_model`` votes again for the turns it fits on, from those alone).
     turns = with_votes(turns)
     out = {}
-    for g in sorted({t.guide for t in turns}):
-        m = fit_model([t for t in turns if t.guide != g])
+    guides = sorted({t.guide for t in turns})
+    group = {g: (k % folds if folds else k) for k, g in enumerate(guides)}
+    for held in sorted(set(group.values())):
+        m = fit_model([t for t in turns if group[t.guide] != held])
         th = m.thresholds
-        # The held-out guide's questions turned by the map, and read by the question prior, of the
-        # model fitted without it.
-        for t in with_prior_of(adapted([t for t in turns if t.guide == g], model_map(m)), m.question_prior):
+        # The held-out guides' questions turned by the map, and read by the question prior, of the
+        # model fitted without them.
+        heldout = [t for t in turns if group[t.guide] == held]
+        for t in with_prior_of(adapted(heldout, model_map(m)), m.question_prior):
             key = (t.guide, t.conv, t.turn)
             r = rank_turn(t, Rankers(m.first, m.first_plain, m.ranker, m.plain_ranker), th.pool)
             if r is None:
@@ -149,10 +158,13 @@ def collection(args: argparse.Namespace, both_readings: bool = True) -> list[Tur
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     collection_args(ap)
+    ap.add_argument(
+        "--folds", type=int, default=None, help="hold guides out this many groups at a time (default: one per guide)"
+    )
     args = ap.parse_args()
     turns = collection(args)
-    rules = replay(turns)
-    other = replay([t.other or t for t in turns])
+    rules = replay(turns, args.folds)
+    other = replay([t.other or t for t in turns], args.folds)
     later = [t for t in turns if t.other is not None]
 
     def key(t: TurnData) -> tuple:

