@@ -210,7 +210,7 @@ class AuditStore:
                     created_at=utc_now(), conversation_id=conversation_id, turn_number=turn_number,
                     question=answer.question, query=answer.query, answer_text=answer.text,
                     abstained=int(answer.abstained), confidence=answer.confidence, latency_ms=answer.latency_ms,
-                    manifest_id=manifest_id, guide=answer.guide,
+                    manifest_id=manifest_id, guide=answer.guide, followup=int(answer.followup),
                 )
             ).inserted_primary_key[0]  # fmt: skip
             rows = [
@@ -270,7 +270,13 @@ class AuditStore:
                 current[v["turn_id"]] = VerdictRecord.model_validate(dict(v))
         return [
             TurnRecord.model_validate(
-                {**r, "abstained": bool(r["abstained"]), "citations": cites[r["id"]], "verdict": current.get(r["id"])}
+                {
+                    **r,
+                    "abstained": bool(r["abstained"]),
+                    "followup": None if r["followup"] is None else bool(r["followup"]),
+                    "citations": cites[r["id"]],
+                    "verdict": current.get(r["id"]),
+                }
             )
             for r in rows
         ]

@@ -52,6 +52,9 @@ class TurnRecord(BaseModel):
     manifest_id: str
     feedback: int | None
     guide: str | None = None
+    followup: bool | None = None
+    """Read as a follow-up, with the conversation's topic (``Answer.followup``); None for turns
+    logged before the audit kept it."""
     citations: list[CitationRecord] = []
     verdict: VerdictRecord | None = None
 

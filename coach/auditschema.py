@@ -36,7 +36,7 @@ turns = Table(
     Column("query", Text, nullable=False), Column("answer_text", Text, nullable=False),
     Column("abstained", Integer, nullable=False), Column("confidence", Float, nullable=False),
     Column("latency_ms", Float, nullable=False), Column("manifest_id", Text, nullable=False),
-    Column("feedback", Integer), Column("guide", Text),
+    Column("feedback", Integer), Column("guide", Text), Column("followup", Integer),
 )  # fmt: skip
 citations = Table(
     "citations", metadata, _id(), _turn_ref(),
@@ -120,4 +120,10 @@ def _migration_3(conn: Connection) -> None:
     _create(conn, login_v3)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_migration_1, _migration_2, _migration_3]
+def _migration_4(conn: Connection) -> None:
+    """Whether a turn was read as a follow-up (searched with its conversation's topic); NULL for
+    the turns logged before it was kept."""
+    conn.execute(text("ALTER TABLE turns ADD COLUMN followup INTEGER"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]

@@ -17,7 +17,7 @@ from coach.audit import TurnRecord
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_FIELDS = [
-    "id", "created_at", "conversation_id", "turn_number", "question", "query", "answer_text", "abstained",
+    "id", "created_at", "conversation_id", "turn_number", "question", "query", "followup", "answer_text", "abstained",
     "confidence", "latency_ms", "manifest_id", "feedback", "verdict", "verdict_sentence", "verdict_note",
     "reviewer", "verdict_at", "citations",
 ]  # fmt: skip
@@ -41,6 +41,7 @@ def csv_row(t: TurnRecord) -> dict[str, object]:
         verdict_at=v.created_at if v else "",
         citations=json.dumps([c.model_dump() for c in t.citations], ensure_ascii=False),
     )
+    row["followup"] = "" if t.followup is None else int(t.followup)
     return {k: neutralise(row[k]) for k in CSV_FIELDS}
 
 

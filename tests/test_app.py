@@ -158,6 +158,7 @@ def test_staff_login_and_turn_with_citation(app_env, real_coach, monkeypatch):
     table = at.dataframe[0].value
     assert "Which databases should I learn?" in list(table["question"])
     assert any("Technical Skills" in e.label and "verified" in e.label for e in at.expander)
+    assert any("Read on its own" in c.value for c in at.caption)  # a first question has no topic to lean on
     logins = at.dataframe[1].value
     assert list(logins["outcome"])[:2] == ["ok", "failed"] and list(logins["name"])[0] == "Ana"
 

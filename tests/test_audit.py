@@ -66,7 +66,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
 
 def test_migrations_from_empty(target):
     store = AuditStore(target)
-    assert store.schema_version() == len(MIGRATIONS) == 3
+    assert store.schema_version() == len(MIGRATIONS) == 4
     AuditStore(target).close()  # re-opening applies nothing twice
     engine = create_engine(audit.audit_url(target))
     with engine.connect() as conn:
@@ -86,9 +86,10 @@ def test_a_version_1_log_is_upgraded_with_its_turns(target, monkeypatch):
     turn_id = old.record_turn("c", 1, answer(1), "m1")
     monkeypatch.undo()
     store = AuditStore(target)
-    assert store.schema_version() == 3
+    assert store.schema_version() == 4
     got = store.turn(turn_id)
     assert got is not None and got.guide is None and got.verdict is None and got.question == "What does it pay 1?"
+    assert got.followup is None  # logged before the audit kept the reading: unknown, not "on its own"
     store.record_verdict(turn_id, "correct", "ana")
     assert store.turn(turn_id).verdict.verdict == "correct"
 
@@ -127,9 +128,10 @@ def test_a_sqlite_log_of_release_0_1_is_upgraded_in_place(tmp_path):
     with sqlite3.connect(path) as conn:
         conn.executescript(RELEASE_0_1_SQLITE)
     store = AuditStore(str(path))  # a path given as text is a file too
-    assert store.schema_version() == 3
+    assert store.schema_version() == 4
     old = store.turn(7)
     assert old is not None and old.feedback == 1 and old.citations[0].quoted == ["It pays."] and old.guide is None
+    assert old.followup is None
     assert store.record_turn("c", 2, answer(2), "m") == 8
     store.record_verdict(7, "correct", "ana")
     assert [t.id for t in store.conversation("c")] == [7, 8] and store.verdict_counts() == {"correct": 1}
@@ -153,6 +155,18 @@ def test_round_trip_filters_feedback_and_export(target):
     assert [t.id for t in store.turns(TurnFilter(section="Pay"))] == [t1]
     assert "$47,190" in to_csv(turns) and to_jsonl(turns).count("\n") == 2
     assert [t.turn_number for t in store.conversation("conv1")] == [1, 2]
+
+
+def test_a_followup_is_logged_as_read_with_its_topic(target):
+    store = AuditStore(target)
+    store.record_turn("c", 1, answer(1), "m")
+    follow = answer(2, question="and in Canada?").model_copy(
+        update={"query": "What does it pay 1? and in Canada?", "followup": True}
+    )
+    store.record_turn("c", 2, follow, "m")
+    assert [t.followup for t in store.conversation("c")] == [False, True]
+    rows = list(csv.DictReader(io.StringIO(to_csv(store.conversation("c")))))
+    assert [r["followup"] for r in rows] == ["0", "1"]
 
 
 def test_verdicts_keep_their_history_and_the_newest_counts(target):
@@ -290,13 +304,13 @@ def test_two_app_processes_share_one_postgresql_and_lose_nothing(postgresql_url)
                 p.kill()
     store = AuditStore(postgresql_url)
     assert store.count() == (2 * n, 2 * n) and store.verdict_counts() == {"correct": 2 * n // 10}
-    assert store.schema_version() == 3
+    assert store.schema_version() == 4
     every = store.turns(TurnFilter(limit=None))
     assert len({t.id for t in every}) == 2 * n
     for name in ("replica-a", "replica-b"):
         assert [t.turn_number for t in store.conversation(f"{name}-3")] == [1, 2, 3, 4, 5]
     with create_engine(postgresql_url).connect() as conn:  # one migration run, not one per replica
-        assert conn.execute(text("SELECT COUNT(*) FROM schema_version")).scalar() == 3
+        assert conn.execute(text("SELECT COUNT(*) FROM schema_version")).scalar() == 4
 
 
 def test_the_store_is_chosen_by_url_or_file(tmp_path, monkeypatch):

@@ -233,6 +233,8 @@ with turns_tab:
         chosen = next((t for t in turns if t.id == picked), turns[0])
         st.markdown(f"**Question:** {safe(chosen.question)}")
         st.markdown(f"**Searched as:** {safe(chosen.query)}")
+        if chosen.followup is not None:
+            st.caption("Read as a follow-up, with the conversation's topic." if chosen.followup else "Read on its own.")
         st.markdown(f"**Answer:** {safe(chosen.answer_text)}")
         st.caption(f"confidence {chosen.confidence:.2f} · {chosen.latency_ms:.0f} ms · index {chosen.manifest_id}")
         citation_checks(chosen)
