@@ -66,20 +66,29 @@ def replay(turns: list[TurnData], folds: int | None = None) -> dict[tuple, dict]
     still answered by a model that never saw it.
     """
     from coach.features import QUESTION_FEATURES
-    from coach.train import Rankers, adapted, compose_sim, fit_model, model_map, rank_turn, with_prior_of, with_votes
+    from coach.train import (
+        Rankers,
+        adapted,
+        compose_sim,
+        examples_of,
+        fit_model,
+        model_map,
+        rank_turn,
+        with_prior_of,
+        with_votes,
+    )
 
-    # Each turn's ``elsewhere_vote`` from every other guide's turns: what the model fitted without
-    # its guide votes with (``fit_model`` votes again for the turns it fits on, from those alone).
-    turns = with_votes(turns)
     out = {}
     guides = sorted({t.guide for t in turns})
     group = {g: (k % folds if folds else k) for k, g in enumerate(guides)}
     for held in sorted(set(group.values())):
-        m = fit_model([t for t in turns if group[t.guide] != held])
+        train = [t for t in turns if group[t.guide] != held]
+        m = fit_model(train)
         th = m.thresholds
-        # The held-out guides' questions turned by the map, and read by the question prior, of the
-        # model fitted without them.
-        heldout = [t for t in turns if group[t.guide] == held]
+        # The held-out guides' questions voted on by the training guides' examples alone (what the
+        # model fitted without them holds: ``fit_model`` votes again for the turns it fits on),
+        # turned by that model's map and read by its question prior.
+        heldout = with_votes([t for t in turns if group[t.guide] == held], examples_of(train))
         for t in with_prior_of(adapted(heldout, model_map(m)), m.question_prior):
             key = (t.guide, t.conv, t.turn)
             r = rank_turn(t, Rankers(m.first, m.first_plain, m.ranker, m.plain_ranker), th.pool)
@@ -162,6 +171,8 @@ def main() -> int:
         "--folds", type=int, default=None, help="hold guides out this many groups at a time (default: one per guide)"
     )
     args = ap.parse_args()
+    if args.folds is not None and args.folds < 2:
+        ap.error("--folds needs 2 or more groups (each fit needs guides the held-out ones are not in).")
     turns = collection(args)
     rules = replay(turns, args.folds)
     other = replay([t.other or t for t in turns], args.folds)
@@ -198,7 +209,8 @@ def main() -> int:
         "learned decision (signals + both readings)": learned_choice(later, rules, other).__getitem__,
     }
     n_in = sum(not t.abstain for t in later)
-    print(f"later turns: {n_in} in scope, {len(later) - n_in} out of scope (leave-one-guide-out replay)")
+    held = f"guides held out in {args.folds} groups" if args.folds else "leave-one-guide-out"
+    print(f"later turns: {n_in} in scope, {len(later) - n_in} out of scope ({held} replay)")
     print(f"{'reading':<46} {'follow-up hit':>13} {'oos abstained':>13}")
     for name, pick in rows.items():
         print(f"{name:<46} {share(pick, False):>13} {share(pick, True):>13}")

@@ -17,9 +17,9 @@ from coach.audit import TurnRecord
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_FIELDS = [
-    "id", "created_at", "conversation_id", "turn_number", "question", "query", "followup", "answer_text", "abstained",
+    "id", "created_at", "conversation_id", "turn_number", "question", "query", "answer_text", "abstained",
     "confidence", "latency_ms", "manifest_id", "feedback", "verdict", "verdict_sentence", "verdict_note",
-    "reviewer", "verdict_at", "citations",
+    "reviewer", "verdict_at", "citations", "followup",
 ]  # fmt: skip
 
 

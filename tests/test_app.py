@@ -163,6 +163,17 @@ def test_staff_login_and_turn_with_citation(app_env, real_coach, monkeypatch):
     assert list(logins["outcome"])[:2] == ["ok", "failed"] and list(logins["name"])[0] == "Ana"
 
 
+def test_staff_see_which_turns_were_read_as_follow_ups(app_env, real_coach, monkeypatch):
+    ids = record(app_env, real_coach, ["How much do these techs make?", "and after 10 years?"])
+    at = login(staff(app_env, monkeypatch))
+    assert not at.exception, at.exception
+    captions = lambda: [c.value for c in at.caption]  # noqa: E731
+    pick(at, ids[1])
+    assert any("Read as a follow-up" in c for c in captions())
+    pick(at, ids[0])
+    assert any("Read on its own" in c for c in captions()) and not any("follow-up" in c for c in captions())
+
+
 def test_staff_records_each_kind_of_verdict_changes_one_exports_and_replays(app_env, real_coach, monkeypatch):
     db, cov, weather, pace = record(
         app_env, real_coach, ["Which databases should I learn?"], ["What does this job pay?"],

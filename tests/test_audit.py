@@ -90,6 +90,7 @@ def test_a_version_1_log_is_upgraded_with_its_turns(target, monkeypatch):
     got = store.turn(turn_id)
     assert got is not None and got.guide is None and got.verdict is None and got.question == "What does it pay 1?"
     assert got.followup is None  # logged before the audit kept the reading: unknown, not "on its own"
+    assert next(csv.DictReader(io.StringIO(to_csv([got]))))["followup"] == ""
     store.record_verdict(turn_id, "correct", "ana")
     assert store.turn(turn_id).verdict.verdict == "correct"
 
