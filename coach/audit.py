@@ -273,7 +273,6 @@ class AuditStore:
                 {
                     **r,
                     "abstained": bool(r["abstained"]),
-                    "followup": None if r["followup"] is None else bool(r["followup"]),
                     "citations": cites[r["id"]],
                     "verdict": current.get(r["id"]),
                 }

@@ -40,8 +40,8 @@ def csv_row(t: TurnRecord) -> dict[str, object]:
         reviewer=v.reviewer if v else "",
         verdict_at=v.created_at if v else "",
         citations=json.dumps([c.model_dump() for c in t.citations], ensure_ascii=False),
+        followup="" if t.followup is None else int(t.followup),
     )
-    row["followup"] = "" if t.followup is None else int(t.followup)
     return {k: neutralise(row[k]) for k in CSV_FIELDS}
 
 
