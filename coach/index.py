@@ -54,7 +54,7 @@ from coach.records import GuideRecord, Manifest, Passage
 from coach.settings import Settings
 from coach.vectors import VectorCache, text_key
 
-FORMAT_VERSION = 7  # 4: words.txt holds the words of passages, not of whole files; 5: "U.S." is the word "us"; 6: sentence-case headings above their paragraph (plain text), video pointers are clutter; 7: short sentences are gathered into the next one (run-in headings, coach.parse.RUN_IN_MAX_WORDS)
+FORMAT_VERSION = 8  # 4: words.txt holds the words of passages, not of whole files; 5: "U.S." is the word "us"; 6: sentence-case headings above their paragraph (plain text), video pointers are clutter; 7: short sentences are gathered into the next one (run-in headings, coach.parse.RUN_IN_MAX_WORDS); 8: a pipe table copied one row per paragraph is one table (coach.plaintext)
 HNSW_THRESHOLD = 500_000
 """Passage count from which an HNSW graph replaces exact search. Measured in two runs of
 ``coach bench --guides 1000`` (real MiniLM vectors of coach.synth guides, 200 real

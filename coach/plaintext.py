@@ -269,9 +269,15 @@ def _tab_table(lines: list[Line], i: int) -> tuple[Token, int]:
 
 
 def _glued_table(lines: list[Line], i: int) -> tuple[Token, int] | None:
-    """A table at line ``i``: a header, then >= 2 rows with as many cells (cells glued together)."""
+    """A table at line ``i``: a header, then >= 2 rows with as many cells (cells glued together).
+
+    Rows written with ``|`` may stand one per paragraph (a web page's table
+    copied row by row): a header followed by a blank line is then read on over
+    single blank lines for as long as the rows keep their pipes and cell count.
+    """
     head = lines[i]
-    if head.blank_after or BULLET_RE.match(head.text) or tab_cells(head):
+    spaced = head.blank_after and "|" in head.text
+    if (head.blank_after and not spaced) or BULLET_RE.match(head.text) or tab_cells(head):
         return None
     cols = split_glued(head.text)
     if len(cols) < 2 or any(len(c) > 40 for c in cols):
@@ -280,13 +286,15 @@ def _glued_table(lines: list[Line], i: int) -> tuple[Token, int] | None:
     rows: list[Line] = []
     cells: list[list[str]] = []
     while j < len(lines) and not tab_cells(lines[j]):
+        if spaced and "|" not in lines[j].text:
+            break
         row_cells = split_glued(lines[j].text)
         if len(row_cells) != len(cols):
             break
         rows.append(lines[j])
         cells.append(row_cells)
         j += 1
-        if lines[j - 1].blank_after:
+        if lines[j - 1].blank_after and not spaced:
             break
     if len(rows) < 2:
         return None

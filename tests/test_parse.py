@@ -334,6 +334,26 @@ def test_bls_tables_with_and_without_a_header_row():
     assert projections.cells[2:4] == ["14,300", "14,100"]
 
 
+def test_a_pipe_table_copied_one_row_per_paragraph_is_one_table():
+    text = (
+        "Freelance rates\n\nWhat publications paid me per story, as of 2021:\n\n"
+        "Publication | Rates\n\nMint Long Story | Rs 30,000 per story\n\n"
+        "The Atlantic | $0.5 per word\n\nRest of World | $1.5 per word\n\n"
+        "Delayed payments are a norm in the industry.\n"
+    )
+    g = parse_guide(text, "rates.txt")
+    rows = [u for s in g.sections for u in s.units if u.kind == "table_row"]
+    assert [r.cells for r in rows] == [
+        ["Mint Long Story", "Rs 30,000 per story"],
+        ["The Atlantic", "$0.5 per word"],
+        ["Rest of World", "$1.5 per word"],
+    ]
+    assert all(r.columns == ["Publication", "Rates"] for r in rows)
+    # A row is not a heading: the sentence after the table stays in the same section.
+    after = unit_starting(g, "Delayed payments")
+    assert next(s for s in g.sections if after in s.units).heading_path == ["Freelance rates"]
+
+
 def test_list_introduced_by_a_colon_shares_its_block():
     g = shared(FOREST)
     intro = unit_starting(g, "Forest and conservation workers typically do the following:")
