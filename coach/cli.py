@@ -258,23 +258,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise CoachError(
             "--cv needs two or more labelled guides to fit on.", "Add --sets eval/sets.json or QUESTIONS=GUIDE pairs."
         )
+    if args.folds is not None and (not args.cv or args.folds < 2):
+        raise CoachError(
+            "--folds needs --cv and at least 2 groups.", "Run e.g. coach eval --sets eval/sets.json --cv --folds 11."
+        )
     if not sets and not plain:
         raise CoachError(
             "No questions to evaluate.", "Pass a JSONL file, QUESTIONS=GUIDE pairs, or --sets eval/sets.json."
         )
     if sets:
-        from coach.experiment import Workbench, evaluate_sets
+        from coach.experiment import Workbench, evaluate_sets, fold_of
         from coach.model import load_model
 
         settings = _settings(args)
         wb = Workbench(sets, Path(args.cache), settings, _log)
         model = None if args.cv else load_model(args.model)
-        runs, pooled = evaluate_sets(wb, model, cv=args.cv)
+        runs, pooled = evaluate_sets(wb, model, cv=args.cv, folds=args.folds)
         if args.json:
             print(json.dumps({"guides": {r.name: r.model_dump() for r in runs}, "pooled": pooled.model_dump()}))
         else:
-            print(f"reranker: {'on' if wb.reranker else 'off'}; "
-                  f"{'leave-one-guide-out: each guide answered by a model fitted without it' if args.cv else 'model: ' + (args.model or 'shipped')}")  # fmt: skip
+            k = len(set(fold_of(wb.sets, args.folds).values()))
+            how = ("leave-one-guide-out: each guide answered by a model fitted without it" if k == len(wb.sets)
+                   else f"guides held out in {k} groups: each answered by a model fitted without its group")  # fmt: skip
+            print(f"reranker: {'on' if wb.reranker else 'off'}; {how if args.cv else 'model: ' + (args.model or 'shipped')}")  # fmt: skip
             print(format_table(runs, pooled))
         if args.failures and not args.json:
             for r in runs:
@@ -444,6 +450,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", help="QUESTIONS.jsonl (asked of --corpus) or QUESTIONS.jsonl=GUIDE.txt pairs")
     p.add_argument(
         "--cv", action="store_true", help="leave-one-guide-out: answer each guide with a model fitted without it"
+    )
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=None,
+        metavar="K",
+        help="with --cv: hold the guides out in K groups (guide i in group i mod K), K fits instead of one per guide",
     )
     p.add_argument("--model", default=None, help="answer model file (default: the shipped coach/answer_model.json)")
     p.add_argument("--failures", action="store_true", help="list every wrong turn")

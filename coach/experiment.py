@@ -119,9 +119,23 @@ def train(wb: Workbench) -> AnswerModel:
     return finish(fit_model(turns, wb.log), wb.sets)
 
 
-def evaluate_sets(wb: Workbench, model: AnswerModel | None, cv: bool) -> tuple[list[GuideRun], GuideRun]:
-    """Per-guide and pooled runs; with ``cv`` each guide is answered by a model fitted without it."""
+def fold_of(sets: list[GuideSet], folds: int | None) -> dict[str, int]:
+    """Each guide's group for ``--cv``: guide ``i`` in group ``i mod folds`` (one guide per group by default)."""
+    k = min(folds or len(sets), len(sets))
+    return {gs.name: i % k for i, gs in enumerate(sets)}
+
+
+def evaluate_sets(
+    wb: Workbench, model: AnswerModel | None, cv: bool, folds: int | None = None
+) -> tuple[list[GuideRun], GuideRun]:
+    """Per-guide and pooled runs; with ``cv`` each guide is answered by a model fitted without it.
+
+    With ``folds`` the guides are held out that many groups at a time (each
+    model fitted without its whole group): fewer fits, and a stricter test.
+    """
     turns = wb.collect() if cv else []
+    group = fold_of(wb.sets, folds)
+    fitted: dict[int, AnswerModel] = {}
     runs: list[GuideRun] = []
     all_convs: list[Conversation] = []
     all_results: list[BatchResult] = []
@@ -129,7 +143,10 @@ def evaluate_sets(wb: Workbench, model: AnswerModel | None, cv: bool) -> tuple[l
     sources: dict[str, str] = {}
     for gs in wb.sets:
         if cv:
-            held_out = fit_model([t for t in turns if t.guide != gs.name])
+            k = group[gs.name]
+            if k not in fitted:
+                fitted[k] = fit_model([t for t in turns if group[t.guide] != k])
+            held_out = fitted[k]
         else:
             held_out = model
         convs, results = wb.run(gs, held_out)
