@@ -570,3 +570,24 @@ def test_the_held_out_guides_never_fitted_the_shipped_model():
     assert len(held) == 3 * len(sets) and len(sets) >= 6
     for part in range(3):  # no held-out guide's name, no file name, no file's content
         assert not {h[part] for h in held} & {f[part] for f in fitted}
+
+
+def test_cv_folds_hold_every_guide_out_exactly_once():
+    from coach.experiment import fold_of
+
+    sets, _ = load_sets(ROOT / "eval" / "sets.json")
+    assert fold_of(sets, None) == {gs.name: i for i, gs in enumerate(sets)}  # one guide per group by default
+    groups = fold_of(sets, 11)
+    assert set(groups) == {gs.name for gs in sets} and set(groups.values()) == set(range(11))
+    sizes = [list(groups.values()).count(k) for k in range(11)]
+    assert max(sizes) - min(sizes) <= 1  # round robin: groups differ by one guide at most
+    assert fold_of(sets[:3], 11) == {gs.name: i for i, gs in enumerate(sets[:3])}  # more groups than guides
+
+
+@pytest.mark.parametrize("argv", [["--folds", "5"], ["--cv", "--folds", "1"]])
+def test_folds_without_cv_or_below_two_is_one_clear_sentence(argv, capsys):
+    from coach.cli import main
+
+    assert main(["eval", "--sets", str(ROOT / "eval" / "sets.json"), *argv]) == 1
+    err = capsys.readouterr().err
+    assert "--folds needs --cv and at least 2 groups." in err and "Traceback" not in err
