@@ -259,9 +259,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             "--cv needs two or more labelled guides to fit on.", "Add --sets eval/sets.json or QUESTIONS=GUIDE pairs."
         )
     if args.folds is not None and (not args.cv or args.folds < 2):
-        raise CoachError(
-            "--folds needs --cv and at least 2 groups.", "Run e.g. coach eval --sets eval/sets.json --cv --folds 11."
-        )
+        print("error: --folds needs --cv and at least 2 groups (e.g. --cv --folds 11).", file=sys.stderr)
+        return 2
+    if args.folds is not None and len(sets) - -(-len(sets) // args.folds) < 2:
+        print(f"error: --folds {args.folds} leaves fewer than 2 of the {len(sets)} guides to fit on; use fewer groups.",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if not sets and not plain:
         raise CoachError(
             "No questions to evaluate.", "Pass a JSONL file, QUESTIONS=GUIDE pairs, or --sets eval/sets.json."

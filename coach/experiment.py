@@ -120,7 +120,12 @@ def train(wb: Workbench) -> AnswerModel:
 
 
 def fold_of(sets: list[GuideSet], folds: int | None) -> dict[str, int]:
-    """Each guide's group for ``--cv``: guide ``i`` in group ``i mod folds`` (one guide per group by default)."""
+    """Each guide's group for ``--cv``: guide ``i`` in group ``i mod folds`` (one guide per group by default).
+
+    ``i`` counts the guides the workbench could index, in the sets file's order.
+    """
+    if folds is not None and folds < 1:
+        raise ValueError(f"folds must be at least 1, not {folds}")
     k = min(folds or len(sets), len(sets))
     return {gs.name: i % k for i, gs in enumerate(sets)}
 
@@ -135,18 +140,19 @@ def evaluate_sets(
     """
     turns = wb.collect() if cv else []
     group = fold_of(wb.sets, folds)
-    fitted: dict[int, AnswerModel] = {}
+    last = {k: max(i for i, gs in enumerate(wb.sets) if group[gs.name] == k) for k in set(group.values())}
+    fitted: dict[int, AnswerModel] = {}  # a group's model, kept until its last guide has run
     runs: list[GuideRun] = []
     all_convs: list[Conversation] = []
     all_results: list[BatchResult] = []
     all_base: list[BatchResult] = []
     sources: dict[str, str] = {}
-    for gs in wb.sets:
+    for i, gs in enumerate(wb.sets):
         if cv:
             k = group[gs.name]
             if k not in fitted:
                 fitted[k] = fit_model([t for t in turns if group[t.guide] != k])
-            held_out = fitted[k]
+            held_out = fitted.pop(k) if i == last[k] else fitted[k]
         else:
             held_out = model
         convs, results = wb.run(gs, held_out)

@@ -273,7 +273,9 @@ def _glued_table(lines: list[Line], i: int) -> tuple[Token, int] | None:
 
     Rows written with ``|`` may stand one per paragraph (a web page's table
     copied row by row): a header followed by a blank line is then read on over
-    single blank lines for as long as the rows keep their pipes and cell count.
+    blank lines while each row is a paragraph of its own with the header's pipes
+    and cell count, and every row holds a digit (so a run of pipe-separated
+    links, "Home | Careers" over "Privacy | Terms", stays what it was).
     """
     head = lines[i]
     spaced = head.blank_after and "|" in head.text
@@ -286,8 +288,8 @@ def _glued_table(lines: list[Line], i: int) -> tuple[Token, int] | None:
     rows: list[Line] = []
     cells: list[list[str]] = []
     while j < len(lines) and not tab_cells(lines[j]):
-        if spaced and "|" not in lines[j].text:
-            break
+        if spaced and ("|" not in lines[j].text or (not lines[j].blank_after and j + 1 < len(lines))):
+            break  # a spaced row is a paragraph of its own; a line run on is the next table's header
         row_cells = split_glued(lines[j].text)
         if len(row_cells) != len(cols):
             break
@@ -296,7 +298,7 @@ def _glued_table(lines: list[Line], i: int) -> tuple[Token, int] | None:
         j += 1
         if lines[j - 1].blank_after and not spaced:
             break
-    if len(rows) < 2:
+    if len(rows) < 2 or (spaced and not all(any(ch.isdigit() for c in row for ch in c) for row in cells)):
         return None
     tok = Token("table", head.start, rows[-1].end, head.text, columns=cols, cells=cells, header=True)
     tok.spans = [(head.start, head.end), *((r.start, r.end) for r in rows)]

@@ -584,10 +584,24 @@ def test_cv_folds_hold_every_guide_out_exactly_once():
     assert fold_of(sets[:3], 11) == {gs.name: i for i, gs in enumerate(sets[:3])}  # more groups than guides
 
 
-@pytest.mark.parametrize("argv", [["--folds", "5"], ["--cv", "--folds", "1"]])
-def test_folds_without_cv_or_below_two_is_one_clear_sentence(argv, capsys):
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--folds", "5"], "--folds needs --cv and at least 2 groups"),
+        (["--cv", "--folds", "1"], "--folds needs --cv and at least 2 groups"),
+        (["--cv", "--folds", "2"], "--folds 2 leaves fewer than 2 of the 3 guides to fit on"),
+    ],
+)
+def test_folds_that_cannot_be_run_are_one_clear_sentence(argv, says, capsys, tmp_path):
     from coach.cli import main
 
-    assert main(["eval", "--sets", str(ROOT / "eval" / "sets.json"), *argv]) == 1
+    # Three guides: two groups would fit one group's model on a single guide.
+    holdout = ROOT / "eval" / "holdout"
+    three = json.loads((holdout / "sets.json").read_text())["guides"][:3]
+    for g in three:
+        g["guide"] = str(holdout / g["guide"])
+        g["questions"] = [str(holdout / q) for q in g["questions"]]
+    (tmp_path / "sets.json").write_text(json.dumps({"guides": three}))
+    assert main(["eval", "--sets", str(tmp_path / "sets.json"), *argv]) == 2  # a usage error
     err = capsys.readouterr().err
-    assert "--folds needs --cv and at least 2 groups." in err and "Traceback" not in err
+    assert says in err and "Traceback" not in err

@@ -354,6 +354,22 @@ def test_a_pipe_table_copied_one_row_per_paragraph_is_one_table():
     assert next(s for s in g.sections if after in s.units).heading_path == ["Freelance rates"]
 
 
+def test_a_spaced_pipe_table_stops_at_the_next_table_and_links_are_no_table():
+    text = (
+        "Pay by city\n\nCity | Median pay\n\nBoston | $80,000\n\nAustin | $70,000\n\n"
+        "Job | Outlook\nNurse | 6%\nDoctor | 3%\n\n"
+        "Nurses earn more in cities.\n\nHome | Careers | Nursing\n\nPrivacy | Terms | Contact\n\n"
+        "Facebook | Twitter | LinkedIn\n"
+    )
+    rows = [u for s in parse_guide(text, "pay.txt").sections for u in s.units if u.kind == "table_row"]
+    assert [(r.columns, r.cells[0]) for r in rows] == [
+        (["City", "Median pay"], "Boston"),
+        (["City", "Median pay"], "Austin"),
+        (["Job", "Outlook"], "Nurse"),
+        (["Job", "Outlook"], "Doctor"),
+    ]
+
+
 def test_list_introduced_by_a_colon_shares_its_block():
     g = shared(FOREST)
     intro = unit_starting(g, "Forest and conservation workers typically do the following:")
