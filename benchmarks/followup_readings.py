@@ -65,6 +65,7 @@ def replay(turns: list[TurnData], folds: int | None = None) -> dict[tuple, dict]
     ``folds``-th in one group): ``folds`` model fits instead of one per guide, each group
     still answered by a model that never saw it.
     """
+    from coach.experiment import fold_of
     from coach.features import QUESTION_FEATURES
     from coach.train import (
         Rankers,
@@ -79,8 +80,7 @@ def replay(turns: list[TurnData], folds: int | None = None) -> dict[tuple, dict]
     )
 
     out = {}
-    guides = sorted({t.guide for t in turns})
-    group = {g: (k % folds if folds else k) for k, g in enumerate(guides)}
+    group = fold_of(sorted({t.guide for t in turns}), folds)
     for held in sorted(set(group.values())):
         train = [t for t in turns if group[t.guide] != held]
         m = fit_model(train)

@@ -270,12 +270,7 @@ class AuditStore:
                 current[v["turn_id"]] = VerdictRecord.model_validate(dict(v))
         return [
             TurnRecord.model_validate(
-                {
-                    **r,
-                    "abstained": bool(r["abstained"]),
-                    "citations": cites[r["id"]],
-                    "verdict": current.get(r["id"]),
-                }
+                {**r, "abstained": bool(r["abstained"]), "citations": cites[r["id"]], "verdict": current.get(r["id"])}
             )
             for r in rows
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -261,7 +262,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.folds is not None and (not args.cv or args.folds < 2):
         print("error: --folds needs --cv and at least 2 groups (e.g. --cv --folds 11).", file=sys.stderr)
         return 2
-    if args.folds is not None and len(sets) - -(-len(sets) // args.folds) < 2:
+    if args.folds is not None and len(sets) - math.ceil(len(sets) / args.folds) < 2:  # the largest group's fit
         print(f"error: --folds {args.folds} leaves fewer than 2 of the {len(sets)} guides to fit on; use fewer groups.",
               file=sys.stderr)  # fmt: skip
         return 2
@@ -280,7 +281,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"guides": {r.name: r.model_dump() for r in runs}, "pooled": pooled.model_dump()}))
         else:
-            k = len(set(fold_of(wb.sets, args.folds).values()))
+            k = len(set(fold_of([gs.name for gs in wb.sets], args.folds).values()))
             how = ("leave-one-guide-out: each guide answered by a model fitted without it" if k == len(wb.sets)
                    else f"guides held out in {k} groups: each answered by a model fitted without its group")  # fmt: skip
             print(f"reranker: {'on' if wb.reranker else 'off'}; {how if args.cv else 'model: ' + (args.model or 'shipped')}")  # fmt: skip

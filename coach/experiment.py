@@ -119,15 +119,15 @@ def train(wb: Workbench) -> AnswerModel:
     return finish(fit_model(turns, wb.log), wb.sets)
 
 
-def fold_of(sets: list[GuideSet], folds: int | None) -> dict[str, int]:
+def fold_of(names: list[str], folds: int | None) -> dict[str, int]:
     """Each guide's group for ``--cv``: guide ``i`` in group ``i mod folds`` (one guide per group by default).
 
-    ``i`` counts the guides the workbench could index, in the sets file's order.
+    ``coach eval`` numbers the guides the workbench could index, in the sets file's order.
     """
     if folds is not None and folds < 1:
         raise ValueError(f"folds must be at least 1, not {folds}")
-    k = min(folds or len(sets), len(sets))
-    return {gs.name: i % k for i, gs in enumerate(sets)}
+    k = min(folds or len(names), len(names))
+    return {name: i % k for i, name in enumerate(names)}
 
 
 def evaluate_sets(
@@ -139,7 +139,7 @@ def evaluate_sets(
     model fitted without its whole group): fewer fits, and a stricter test.
     """
     turns = wb.collect() if cv else []
-    group = fold_of(wb.sets, folds)
+    group = fold_of([gs.name for gs in wb.sets], folds)
     last = {k: max(i for i, gs in enumerate(wb.sets) if group[gs.name] == k) for k in set(group.values())}
     fitted: dict[int, AnswerModel] = {}  # a group's model, kept until its last guide has run
     runs: list[GuideRun] = []

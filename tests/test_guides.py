@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -572,16 +573,48 @@ def test_the_held_out_guides_never_fitted_the_shipped_model():
         assert not {h[part] for h in held} & {f[part] for f in fitted}
 
 
-def test_cv_folds_hold_every_guide_out_exactly_once():
-    from coach.experiment import fold_of
+def test_cv_folds_never_answer_a_guide_with_a_model_that_saw_it(monkeypatch):
+    from types import SimpleNamespace
+
+    import coach.experiment as experiment
 
     sets, _ = load_sets(ROOT / "eval" / "sets.json")
-    assert fold_of(sets, None) == {gs.name: i for i, gs in enumerate(sets)}  # one guide per group by default
-    groups = fold_of(sets, 11)
-    assert set(groups) == {gs.name for gs in sets} and set(groups.values()) == set(range(11))
-    sizes = [list(groups.values()).count(k) for k in range(11)]
-    assert max(sizes) - min(sizes) <= 1  # round robin: groups differ by one guide at most
-    assert fold_of(sets[:3], 11) == {gs.name: i for i, gs in enumerate(sets[:3])}  # more groups than guides
+    names = [gs.name for gs in sets]
+    fits: list[set[str]] = []
+
+    def fit(turns):  # the model stands for the guides it was fitted on
+        fits.append({t.guide for t in turns})
+        return frozenset(fits[-1])
+
+    answered: dict[str, frozenset] = {}
+
+    class Bench:
+        def __init__(self):
+            self.sets, self.sources = sets, {n: {} for n in names}
+            self.log = lambda _: None
+
+        def collect(self):
+            return [SimpleNamespace(guide=n) for n in names for _ in range(2)]
+
+        def run(self, gs, model):
+            answered[gs.name] = model
+            return [], []
+
+        def run_baseline(self, gs):
+            return []
+
+    monkeypatch.setattr(experiment, "fit_model", fit)
+    monkeypatch.setattr(experiment, "score", lambda *a: experiment.EvalReport.model_construct(single_hit=0.0))
+    for folds, groups in [(11, 11), (None, len(names))]:
+        fits.clear()
+        answered.clear()
+        experiment.evaluate_sets(Bench(), None, cv=True, folds=folds)
+        assert len(fits) == groups  # one fit per group
+        assert set(answered) == set(names)
+        for name, model in answered.items():
+            assert name not in model  # fitted without its guide...
+            assert len(model) >= len(names) - math.ceil(len(names) / groups)  # ...and without only its group
+    assert experiment.fold_of(names[:3], 11) == {n: i for i, n in enumerate(names[:3])}  # more groups than guides
 
 
 @pytest.mark.parametrize(
