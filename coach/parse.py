@@ -74,6 +74,10 @@ def is_markdown(text: str, source: str) -> bool:
     return source.lower().endswith((".md", ".markdown")) or len(re.findall(r"(?m)^#{1,3} \S", text)) >= 2
 
 
+def _has_headings(tokens: list[Token]) -> bool:
+    return any(t.kind == "heading" for t in tokens)
+
+
 def parse_guide(text: str, source: str, exclude: Iterable[str] = (), shared: frozenset[str] = frozenset()) -> Guide:
     """Parse ``text`` (the whole file) into a :class:`Guide`. ``source`` is its relative path.
 
@@ -84,6 +88,13 @@ def parse_guide(text: str, source: str, exclude: Iterable[str] = (), shared: fro
     """
     md = is_markdown(text, source)
     tokens = markdown.tokenize(text) if md else plaintext.tokenize(text)
+    if md and not _has_headings(tokens):
+        # A ``.md`` file without a single Markdown heading (``#``, underlined or a bold line) is
+        # text flattened from a page and saved with the wrong ending: read by its layout, as a
+        # ``.txt`` file is, when that finds its headings (else one section, markup read as Markdown).
+        plain = plaintext.tokenize(text)
+        if _has_headings(plain):
+            md, tokens = False, plain
     title, tokens = _title(tokens, source, md)
 
     # Group tokens under headings / numbered items / returns from a table caption.

@@ -435,6 +435,26 @@ def test_markdown_setext_heading_and_inline_markup():
     assert text[unit.char_start : unit.char_end] == unit.text
 
 
+def test_a_flattened_page_saved_as_md_is_read_by_its_layout_like_a_txt_file():
+    """A staff member saves a page copied as plain text with a ``.md`` ending: no ``#`` heading, no
+    bold line. Read as Markdown it would be one headingless section; it gets the sections the same
+    text gets as ``.txt``. A Markdown file whose layout shows no headings either stays Markdown."""
+    text = (
+        "How I Became a Software Tester\n\n"
+        "I studied chemistry before I worked in software. Testing caught my interest at my first job.\n\n"
+        "Where to start\n\n"
+        "Pick one testing course and finish it. Then practise on real applications every week.\n\n"
+        "What the job pays\n\n"
+        "Junior testers in Poland earn around 5,000 PLN a month. Seniors earn twice that.\n"
+    )
+    as_md, as_txt = parse_guide(text, "tester.md"), parse_guide(text, "tester.txt")
+    assert [s.heading_path for s in as_md.sections] == [s.heading_path for s in as_txt.sections]
+    assert ["How I Became a Software Tester", "What the job pays"] in paths(as_md)
+    plain_md = "Nurses **care** for [patients](https://x.org). They work long shifts in hospitals.\n"
+    [section] = parse_guide(plain_md, "nurse.md").sections
+    assert section.units[0].plain.startswith("Nurses care for patients.")
+
+
 def test_markdown_bold_question_with_its_answer_on_the_next_line_is_a_heading():
     # One paragraph to CommonMark ("**Q?**" and a soft break), an FAQ entry to a reader.
     text = (
