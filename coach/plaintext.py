@@ -120,7 +120,16 @@ def split_glued(text: str) -> list[str]:
 
 def _starts_block(line: Line) -> bool:
     t = line.text
-    return bool(BULLET_RE.match(t) or ORDERED_RE.match(t) or LONE_NUMBER_RE.match(t) or tab_cells(line))
+    return bool(
+        BULLET_RE.match(t) or ORDERED_RE.match(t) or LONE_NUMBER_RE.match(t) or tab_cells(line) or _pipe_row(line)
+    )
+
+
+def _pipe_row(line: Line) -> bool:
+    """A table row copied with its cells between pipes ("Tool and die makers | $63,180"): never a
+    heading, a byline or the rest of a paragraph, whether or not a table can be made of it."""
+    t = line.text
+    return (" | " in t or t.startswith("|")) and len(split_glued(t)) >= 2
 
 
 def _heading_candidate(line: Line) -> bool:
@@ -137,6 +146,8 @@ def _page_title(line: Line) -> bool:
     """A page's first line worded as a title, perhaps with a subtitle after a colon ("X: Salary, Skills and Career Path")."""
     if _heading_candidate(line):
         return True
+    if _pipe_row(line):  # "Apprentices | Iron Workers Local Union No. 3 | Western and Central PA"
+        return all(is_title_like(c) for c in split_glued(line.text)) and is_capitalized(line.text)
     head, colon, sub = line.text.partition(": ")
     return bool(colon) and is_title_like(head) and is_title_like(sub) and is_capitalized(line.text)
 
@@ -146,7 +157,7 @@ def _caption_at(lines: list[Line], i: int) -> bool:
     return (
         not ln.blank_after
         and i + 1 < len(lines)
-        and tab_cells(lines[i + 1]) is not None
+        and (tab_cells(lines[i + 1]) is not None or (_pipe_row(lines[i + 1]) and _glued_table(lines, i + 1) is not None))
         and not _starts_block(ln)
         and is_caption_like(ln.text)
     )
@@ -191,6 +202,18 @@ def _sentence_case_heading(lines: list[Line], i: int) -> bool:
     if "," in t or ends_sentence(t) or not is_title_like(t, SENTENCE_CASE_HEADING_MAX_WORDS):
         return False
     return _opens_paragraph(lines, i + 1)
+
+
+def _colon_heading(lines: list[Line], i: int) -> bool:
+    """A few words ending in a colon on a line of their own, right above a whole paragraph of sentences
+    ("Be sure a gardening job is right for you:", "Pros:"): a blog's heading, written as it would be
+    spoken. Above a list the line stays the list's introduction (quoted with its items)."""
+    ln = lines[i]
+    t = ln.text
+    if ln.blank_after or i + 1 >= len(lines) or _starts_block(ln) or not t.endswith(":") or "," in t:
+        return False
+    head = t[:-1].rstrip()
+    return is_title_like(head, SENTENCE_CASE_HEADING_MAX_WORDS) and _opens_paragraph(lines, i + 1)
 
 
 def _opens_paragraph(lines: list[Line], j: int) -> bool:
@@ -300,6 +323,12 @@ def _glued_table(lines: list[Line], i: int) -> tuple[Token, int] | None:
             break
     if len(rows) < 2 or (spaced and not all(any(ch.isdigit() for c in row for ch in c) for row in cells)):
         return None
+    if not _header_row(cols, cells):
+        # Rows with no header ("Tool and die makers | $63,180", "Typical Entry-Level Education |
+        # Associate's degree"; the test a TAB table's first row passes): the first line is a row too.
+        tok = Token("table", head.start, rows[-1].end, columns=None, cells=[cols, *cells], header=False)
+        tok.spans = [(r.start, r.end) for r in (head, *rows)]
+        return tok, j
     tok = Token("table", head.start, rows[-1].end, head.text, columns=cols, cells=cells, header=True)
     tok.spans = [(head.start, head.end), *((r.start, r.end) for r in rows)]
     return tok, j
@@ -352,9 +381,14 @@ def _numbered_item(lines: list[Line], i: int) -> Token | None:
     """
     ln = lines[i]
     m = ORDERED_RE.match(ln.text)
-    if m is None or not ln.blank_before or not ln.blank_after or i + 1 >= len(lines):
+    if m is None or i + 1 >= len(lines):
         return None
     title = ln.text[m.end() :]
+    # A page flattened without blank lines: a numbered line in Title Case right above its
+    # paragraph ("1. Get Proper Certification and Training"), after anything but another numbered line.
+    tight = not (ln.blank_before and ln.blank_after)
+    if tight and (not is_capitalized(title) or (i > 0 and ORDERED_RE.match(lines[i - 1].text))):
+        return None
     # A step may be written as a short sentence ("1. Develop the necessary skills."): one stop is
     # allowed on a line as short as a sentence-case heading (a longer sentence over it is a list item).
     bare = title[:-1] if title.endswith(".") and not title.endswith("..") else title
@@ -448,7 +482,7 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(_heading(ln))
             i += 1
             continue
-        if _sentence_case_heading(lines, i):
+        if _sentence_case_heading(lines, i) or _colon_heading(lines, i):
             tokens.append(_heading(ln))
             i += 1
             continue

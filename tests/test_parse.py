@@ -354,6 +354,38 @@ def test_a_pipe_table_copied_one_row_per_paragraph_is_one_table():
     assert next(s for s in g.sections if after in s.units).heading_path == ["Freelance rates"]
 
 
+def test_a_chart_copied_with_pipes_under_its_heading_and_title_is_a_table_of_rows():
+    """A handbook page flattened with " | " between cells, no blank lines: the "Pay" heading, the
+    chart's title and its rows (no header row: every line holds a figure) are a heading, a caption
+    and a table, not one run-on paragraph; a row is never a heading. A page title written with
+    pipes stays the title."""
+    text = (
+        "Machinists | Occupational Outlook Handbook\n"
+        "Machinists set up and operate machines that make precision metal parts for industry.\n\n"
+        "Pay\n"
+        "Median annual wages, May 2024\n"
+        "Tool and die makers | $63,180\n"
+        "Machinists | $56,150\n"
+        "Total, all occupations | $49,500\n"
+        "The median annual wage for machinists was $56,150 in May 2024.\n"
+        "Percent change in employment, projected 2024-34\n"
+        "Total, all occupations | 3%\n"
+        "Machinists | 0%\n"
+        "Tool and die makers | -11%\n"
+        "Overall employment of machinists is projected to show little or no change.\n"
+    )
+    g = parse_guide(text, "machinist.txt")
+    title = "Machinists | Occupational Outlook Handbook"
+    assert g.title == title
+    rows = [u for u in units(g) if u.kind == "table_row"]
+    assert [u.cells for u in rows][:3] == [["Tool and die makers", "$63,180"], ["Machinists", "$56,150"], ["Total, all occupations", "$49,500"]]
+    assert all(u.columns is None for u in rows) and len(rows) == 6
+    assert [title, "Pay", "Median annual wages, May 2024"] in paths(g)
+    assert not any("|" in h for path in paths(g) for h in path[1:])
+    median = unit_starting(g, "The median annual wage for machinists")
+    assert median.kind == "sentence" and "Pay" in next(s.heading_path for s in g.sections if median in s.units)
+
+
 def test_a_spaced_pipe_table_stops_at_the_next_table_and_links_are_no_table():
     text = (
         "Pay by city\n\nCity | Median pay\n\nBoston | $80,000\n\nAustin | $70,000\n\n"
@@ -433,6 +465,47 @@ def test_markdown_setext_heading_and_inline_markup():
     assert unit.text == "Nurses **care** for [patients](https://x.org)."
     assert unit.plain == "Nurses care for patients."
     assert text[unit.char_start : unit.char_end] == unit.text
+
+
+def test_a_blog_heading_ending_in_a_colon_heads_its_paragraph_but_a_list_keeps_its_introduction():
+    """A page flattened without blank lines writes its headings as spoken lines ending in a colon.
+    Over a paragraph such a line is a section; over a list it stays the list's introduction."""
+    text = (
+        "How to Land a Gardening Job\n"
+        "Getting paid to garden might seem too good to be true, but there are many ways to do it well.\n"
+        "Be sure a gardening job is right for you:\n"
+        "Gardening as a job can be very different from gardening at home. The weather decides your working day.\n"
+        "Pick the kind of work you enjoy:\n"
+        "- Landscaping and garden maintenance\n"
+        "- Greenhouse production\n"
+    )
+    g = parse_guide(text, "gardener.txt")
+    assert paths(g) == [["How to Land a Gardening Job"], ["How to Land a Gardening Job", "Be sure a gardening job is right for you:"]]
+    intro, item = unit_starting(g, "Pick the kind of work"), unit_starting(g, "Landscaping")
+    assert intro.kind == "sentence" and item.kind == "bullet" and intro.block == item.block
+
+
+def test_numbered_title_case_lines_over_paragraphs_head_sections_without_blank_lines():
+    """A listicle flattened without blank lines ("1. Get Proper Certification and Training" over its
+    paragraph) has a section a step, as it has with blank lines; numbered lines after a list
+    introduction, one under the other, stay that list."""
+    text = (
+        "How to Build a Massage Career\n"
+        "The industry offers tremendous opportunities for skilled professionals in many regions.\n"
+        "1. Get Proper Certification and Training\n"
+        "Professional certification is your foundation. Clients increasingly demand qualified therapists.\n"
+        "2. Build Your Professional Profile\n"
+        "Your online presence is your digital storefront. Platforms let therapists showcase their skills.\n"
+        "Bring these documents:\n"
+        "1. Proof Of Identity\n"
+        "2. Your Certificates\n"
+    )
+    g = parse_guide(text, "massage.txt")
+    title = "How to Build a Massage Career"
+    assert [title, "Get Proper Certification and Training"] in paths(g)
+    assert [title, "Build Your Professional Profile"] in paths(g)
+    assert [s.title for s in g.steps] == ["Get Proper Certification and Training", "Build Your Professional Profile"]
+    assert unit_starting(g, "Proof Of Identity").kind == "bullet"
 
 
 def test_a_flattened_page_saved_as_md_is_read_by_its_layout_like_a_txt_file():
