@@ -74,6 +74,10 @@ def is_markdown(text: str, source: str) -> bool:
     return source.lower().endswith((".md", ".markdown")) or len(re.findall(r"(?m)^#{1,3} \S", text)) >= 2
 
 
+MARKUP_RE = re.compile(r"\]\(|\*\*|__|`|\*\S[^*\n]*\S\*|^\s*\|?\s*:?-{3,}:?\s*\||^\s*>\s", re.M)
+"""Markdown beyond headings: a link, emphasis, code, a pipe table's rule row, a quote."""
+
+
 def _has_headings(tokens: list[Token]) -> bool:
     return any(t.kind == "heading" for t in tokens)
 
@@ -88,10 +92,11 @@ def parse_guide(text: str, source: str, exclude: Iterable[str] = (), shared: fro
     """
     md = is_markdown(text, source)
     tokens = markdown.tokenize(text) if md else plaintext.tokenize(text)
-    if md and not _has_headings(tokens):
-        # A ``.md`` file without a single Markdown heading (``#``, underlined or a bold line) is
-        # text flattened from a page and saved with the wrong ending: read by its layout, as a
-        # ``.txt`` file is, when that finds its headings (else one section, markup read as Markdown).
+    if md and not _has_headings(tokens) and not MARKUP_RE.search(text):
+        # A ``.md`` file without a single Markdown heading (``#``, underlined or a bold line) and
+        # without any other markup (links, emphasis, code, a table's rule, a quote) is text
+        # flattened from a page and saved with the wrong ending: read by its layout, as a ``.txt``
+        # file is, when that finds its headings (else one section, read as Markdown).
         plain = plaintext.tokenize(text)
         if _has_headings(plain):
             md, tokens = False, plain

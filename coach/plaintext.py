@@ -125,6 +125,11 @@ def _starts_block(line: Line) -> bool:
     )
 
 
+FIGURE_RE = re.compile(r"[-+−–]?\s?[$€£¥₹]?\s?\d[\d,.]*\s?(?:%|[kKmM])?")
+"""A table cell that is only a figure ("$63,180", "-11%", "21"), not a label with a number ("2024 MEDIAN PAY")."""
+YEAR_RE = re.compile(r"(?:19|20)\d\d")
+
+
 def _pipe_row(line: Line) -> bool:
     """A table row copied with its cells between pipes ("Tool and die makers | $63,180"): never a
     heading, a byline or the rest of a paragraph, whether or not a table can be made of it."""
@@ -132,10 +137,11 @@ def _pipe_row(line: Line) -> bool:
     return (" | " in t or t.startswith("|")) and len(split_glued(t)) >= 2
 
 
-def _heading_candidate(line: Line) -> bool:
-    """A line that may be a heading when text follows it directly."""
+def _heading_candidate(line: Line, pipes: bool = False) -> bool:
+    """A line that may be a heading when text follows it directly (with ``pipes``, also one with
+    " | " in it: a page title such as "How to become a nurse | NurseBlog")."""
     t = line.text
-    if _starts_block(line):
+    if _starts_block(line) and not (pipes and _pipe_row(line) and not tab_cells(line)):
         return False
     if is_question_heading(t) and len(words(t)) <= QUESTION_HEADING_MAX_WORDS:
         return True
@@ -144,10 +150,8 @@ def _heading_candidate(line: Line) -> bool:
 
 def _page_title(line: Line) -> bool:
     """A page's first line worded as a title, perhaps with a subtitle after a colon ("X: Salary, Skills and Career Path")."""
-    if _heading_candidate(line):
+    if _heading_candidate(line, pipes=True):
         return True
-    if _pipe_row(line):  # "Apprentices | Iron Workers Local Union No. 3 | Western and Central PA"
-        return all(is_title_like(c) for c in split_glued(line.text)) and is_capitalized(line.text)
     head, colon, sub = line.text.partition(": ")
     return bool(colon) and is_title_like(head) and is_title_like(sub) and is_capitalized(line.text)
 
@@ -196,24 +200,14 @@ def _sentence_case_heading(lines: list[Line], i: int) -> bool:
     label or a list.
     """
     ln = lines[i]
-    if not ln.blank_before or ln.blank_after or i + 1 >= len(lines) or _starts_block(ln):
+    # A page's first line may hold pipes ("How to become a nurse | NurseBlog") unless a table starts there.
+    title = i == 0 and _pipe_row(ln) and not tab_cells(ln) and _glued_table(lines, i) is None
+    if not ln.blank_before or ln.blank_after or i + 1 >= len(lines) or (_starts_block(ln) and not title):
         return False
     t = ln.text
     if "," in t or ends_sentence(t) or not is_title_like(t, SENTENCE_CASE_HEADING_MAX_WORDS):
         return False
     return _opens_paragraph(lines, i + 1)
-
-
-def _colon_heading(lines: list[Line], i: int) -> bool:
-    """A few words ending in a colon on a line of their own, right above a whole paragraph of sentences
-    ("Be sure a gardening job is right for you:", "Pros:"): a blog's heading, written as it would be
-    spoken. Above a list the line stays the list's introduction (quoted with its items)."""
-    ln = lines[i]
-    t = ln.text
-    if ln.blank_after or i + 1 >= len(lines) or _starts_block(ln) or not t.endswith(":") or "," in t:
-        return False
-    head = t[:-1].rstrip()
-    return is_title_like(head, SENTENCE_CASE_HEADING_MAX_WORDS) and _opens_paragraph(lines, i + 1)
 
 
 def _opens_paragraph(lines: list[Line], j: int) -> bool:
@@ -305,7 +299,9 @@ def _glued_table(lines: list[Line], i: int) -> tuple[Token, int] | None:
     if (head.blank_after and not spaced) or BULLET_RE.match(head.text) or tab_cells(head):
         return None
     cols = split_glued(head.text)
-    if len(cols) < 2 or any(len(c) > 40 for c in cols):
+    # A chart's rows come without a header ("Tool and die makers | $63,180"): a figure in the first row.
+    headerless = any(FIGURE_RE.fullmatch(c) and not YEAR_RE.fullmatch(c) for c in cols)
+    if len(cols) < 2 or (not headerless and any(len(c) > 40 for c in cols)):
         return None
     j = i + 1
     rows: list[Line] = []
@@ -323,9 +319,7 @@ def _glued_table(lines: list[Line], i: int) -> tuple[Token, int] | None:
             break
     if len(rows) < 2 or (spaced and not all(any(ch.isdigit() for c in row for ch in c) for row in cells)):
         return None
-    if not _header_row(cols, cells):
-        # Rows with no header ("Tool and die makers | $63,180", "Typical Entry-Level Education |
-        # Associate's degree"; the test a TAB table's first row passes): the first line is a row too.
+    if headerless:  # the first line is a row too
         tok = Token("table", head.start, rows[-1].end, columns=None, cells=[cols, *cells], header=False)
         tok.spans = [(r.start, r.end) for r in (head, *rows)]
         return tok, j
@@ -384,10 +378,9 @@ def _numbered_item(lines: list[Line], i: int) -> Token | None:
     if m is None or i + 1 >= len(lines):
         return None
     title = ln.text[m.end() :]
-    # A page flattened without blank lines: a numbered line in Title Case right above its
-    # paragraph ("1. Get Proper Certification and Training"), after anything but another numbered line.
-    tight = not (ln.blank_before and ln.blank_after)
-    if tight and (not is_capitalized(title) or (i > 0 and ORDERED_RE.match(lines[i - 1].text))):
+    # A page flattened without blank lines: a numbered line in Title Case right above its paragraph
+    # ("1. Get Proper Certification and Training"; numbered lines one under the other are a list).
+    if not (ln.blank_before and ln.blank_after) and not is_capitalized(title):
         return None
     # A step may be written as a short sentence ("1. Develop the necessary skills."): one stop is
     # allowed on a line as short as a sentence-case heading (a longer sentence over it is a list item).
@@ -397,11 +390,23 @@ def _numbered_item(lines: list[Line], i: int) -> Token | None:
         return None
     if stopped and len(words(bare)) > SENTENCE_CASE_HEADING_MAX_WORDS:
         return None
-    if i > 0 and lines[i - 1].text.rstrip().endswith(":"):
-        return None
     if not _opens_paragraph(lines, i + 1):
         return None
-    return Token("item", ln.start + m.end(), ln.end, title, number=int(m.group(1)))
+    number = int(m.group(1))
+    # After a list introduction ("... include:"), numbered lines are that list's items, unless the
+    # next number, after this one's paragraph, heads its own paragraph too: then they are steps.
+    if i > 0 and lines[i - 1].text.rstrip().endswith(":") and not _next_step(lines, i, number):
+        return None
+    return Token("item", ln.start + m.end(), ln.end, title, number=number)
+
+
+def _next_step(lines: list[Line], i: int, number: int) -> bool:
+    """Is the numbered line after line ``i``'s paragraph number ``number + 1``, itself a numbered item?"""
+    j = i + 2
+    while j < len(lines) and _continues(lines, j):
+        j += 1
+    nxt = ORDERED_RE.match(lines[j].text) if j < len(lines) else None
+    return nxt is not None and int(nxt.group(1)) == number + 1 and _numbered_item(lines, j) is not None
 
 
 def _numbers_at(lines: list[Line], i: int, tokens: list[Token]) -> int | None:
@@ -441,7 +446,14 @@ def tokenize(text: str) -> list[Token]:
         t = ln.text
         # The page's first line, worded as a title, is its title even when a
         # byline or a code sits right under it ("(NOC 3234)", "By ... | Updated ...").
-        if i == 0 and not ln.blank_after and i + 1 < n and _page_title(ln) and not _heading_run(lines, i):
+        if (
+            i == 0
+            and not ln.blank_after
+            and i + 1 < n
+            and _page_title(ln)
+            and not _heading_run(lines, i)
+            and _glued_table(lines, i) is None
+        ):
             tokens.append(_heading(ln))
             i += 1
             continue
@@ -482,7 +494,7 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(_heading(ln))
             i += 1
             continue
-        if _sentence_case_heading(lines, i) or _colon_heading(lines, i):
+        if _sentence_case_heading(lines, i):
             tokens.append(_heading(ln))
             i += 1
             continue

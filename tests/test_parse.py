@@ -382,6 +382,40 @@ def test_a_chart_copied_with_pipes_under_its_heading_and_title_is_a_table_of_row
     assert all(u.columns is None for u in rows) and len(rows) == 6
     assert [title, "Pay", "Median annual wages, May 2024"] in paths(g)
     assert not any("|" in h for path in paths(g) for h in path[1:])
+    # A header row naming its columns stays the header, figures of years in its names or not; a chart
+    # row with a long label stays a row; a page title with pipes and lower-case words stays the title.
+    similar = parse_guide(
+        "How to become a machinist | jobsite.org\n"
+        "Machinists make precision metal parts on lathes and milling machines in shops.\n\n"
+        "Similar Occupations\n"
+        "Occupation | Job Duties | ENTRY-LEVEL EDUCATION | 2024 MEDIAN PAY\n"
+        "Welders | Welders join metal parts. | High school diploma | $51,000\n"
+        "Millwrights | Millwrights install machinery. | High school diploma | $63,000\n\n"
+        "Employment\n"
+        "Architectural, engineering, and related services | 68%\n"
+        "Government | 12\n"
+        "Construction | 6\n\n"
+        "Projections\n"
+        "Occupation | 2024 | 2034\n"
+        "Welders | 418,000 | 426,000\n"
+        "Millwrights | 57,000 | 60,000\n\n"
+        "Job Outlook\n"
+        "Total, all occupations | 3%\n"
+        "Machinists | 0%\n"
+        "Tool and die makers | -11%\n"
+        "Overall employment of machinists is projected to show little or no change.\n\n"
+        "Some shops hire apprentices straight from school and train them for four years\n"
+        "Number of Jobs, 2024 | 354,800 | (BLS)\n",
+        "similar.txt",
+    )
+    assert unit_starting(similar, "Number of Jobs, 2024 |").text == "Number of Jobs, 2024 | 354,800 | (BLS)"
+    assert unit_starting(similar, "Millwrights | 57,000").columns == ["Occupation", "2024", "2034"]
+    assert unit_starting(similar, "Tool and die makers | -11%").kind == "table_row"
+    assert not any("|" in h for path in paths(similar) for h in path[1:])
+    assert similar.title == "How to become a machinist | jobsite.org"
+    welders = unit_starting(similar, "Welders |")
+    assert welders.columns == ["Occupation", "Job Duties", "ENTRY-LEVEL EDUCATION", "2024 MEDIAN PAY"]
+    assert unit_starting(similar, "Architectural, engineering").kind == "table_row"
     median = unit_starting(g, "The median annual wage for machinists")
     assert median.kind == "sentence" and "Pay" in next(s.heading_path for s in g.sections if median in s.units)
 
@@ -467,22 +501,21 @@ def test_markdown_setext_heading_and_inline_markup():
     assert text[unit.char_start : unit.char_end] == unit.text
 
 
-def test_a_blog_heading_ending_in_a_colon_heads_its_paragraph_but_a_list_keeps_its_introduction():
-    """A page flattened without blank lines writes its headings as spoken lines ending in a colon.
-    Over a paragraph such a line is a section; over a list it stays the list's introduction."""
+def test_a_sentence_ending_in_a_colon_over_paragraphs_stays_a_quotable_sentence():
+    """A handbook's "The work of electricians varies with the setting:" over one paragraph a kind of
+    electrician introduces what follows; it is a sentence of its section, not a heading."""
     text = (
-        "How to Land a Gardening Job\n"
-        "Getting paid to garden might seem too good to be true, but there are many ways to do it well.\n"
-        "Be sure a gardening job is right for you:\n"
-        "Gardening as a job can be very different from gardening at home. The weather decides your working day.\n"
-        "Pick the kind of work you enjoy:\n"
-        "- Landscaping and garden maintenance\n"
-        "- Greenhouse production\n"
+        "Electricians\n\n"
+        "What Electricians Do\n\n"
+        "Electricians install and maintain power systems in homes and businesses.\n"
+        "The work of electricians varies with the setting:\n"
+        "Residential electricians wire new homes and apartments and replace old wiring in them.\n"
+        "Industrial electricians work in factories and repair motors, generators and machinery.\n"
     )
-    g = parse_guide(text, "gardener.txt")
-    assert paths(g) == [["How to Land a Gardening Job"], ["How to Land a Gardening Job", "Be sure a gardening job is right for you:"]]
-    intro, item = unit_starting(g, "Pick the kind of work"), unit_starting(g, "Landscaping")
-    assert intro.kind == "sentence" and item.kind == "bullet" and intro.block == item.block
+    g = parse_guide(text, "electrician.txt")
+    intro = unit_starting(g, "The work of electricians varies")
+    assert intro.kind == "sentence"
+    assert paths(g) == [["Electricians", "What Electricians Do"]]
 
 
 def test_numbered_title_case_lines_over_paragraphs_head_sections_without_blank_lines():
@@ -506,6 +539,26 @@ def test_numbered_title_case_lines_over_paragraphs_head_sections_without_blank_l
     assert [title, "Build Your Professional Profile"] in paths(g)
     assert [s.title for s in g.steps] == ["Get Proper Certification and Training", "Build Your Professional Profile"]
     assert unit_starting(g, "Proof Of Identity").kind == "bullet"
+    # Steps after a list introduction ("... these steps:") are steps when the next number heads its
+    # own paragraph too; numbered lines one under the other, or not in Title Case, stay a list.
+    steps = parse_guide(
+        "Becoming a Guard\n"
+        "You can become a security guard by following these steps:\n"
+        "1. Pass Your School Exams\n"
+        "Most agencies hire people who have passed their tenth grade exams at school.\n"
+        "2. Complete Security Training\n"
+        "Training covers patrolling, access control and first aid over a few weeks.\n"
+        "Useful extras:\n"
+        "1. First Aid Card\n"
+        "2. Driving Licence\n"
+        "Both help you get hired faster by the larger agencies in your city.\n"
+        "3. Keep your licence up to date every year\n"
+        "Renew it every year with the state board so that you can keep working.\n",
+        "guard.txt",
+    )
+    assert [s.title for s in steps.steps] == ["Pass Your School Exams", "Complete Security Training"]
+    assert unit_starting(steps, "Driving Licence").kind == "bullet"
+    assert unit_starting(steps, "Keep your licence up to date").kind == "bullet"  # a sentence, not Title Case
 
 
 def test_a_flattened_page_saved_as_md_is_read_by_its_layout_like_a_txt_file():
@@ -523,9 +576,14 @@ def test_a_flattened_page_saved_as_md_is_read_by_its_layout_like_a_txt_file():
     as_md, as_txt = parse_guide(text, "tester.md"), parse_guide(text, "tester.txt")
     assert [s.heading_path for s in as_md.sections] == [s.heading_path for s in as_txt.sections]
     assert ["How I Became a Software Tester", "What the job pays"] in paths(as_md)
-    plain_md = "Nurses **care** for [patients](https://x.org). They work long shifts in hospitals.\n"
-    [section] = parse_guide(plain_md, "nurse.md").sections
-    assert section.units[0].plain.startswith("Nurses care for patients.")
+    # Markdown with markup but no heading stays Markdown, even when its layout has a heading-like line.
+    marked = (
+        "Nurse Pay in Ohio\n\nSee the [BLS data](https://bls.gov/ooh) for the details of pay.\n\n"
+        "| Level | Pay |\n|---|---|\n| Junior | $60,000 |\n\nMost nurses work *long* shifts in hospitals.\n"
+    )
+    g = parse_guide(marked, "nurse.md")
+    assert unit_starting(g, "See the").plain == "See the BLS data for the details of pay."
+    assert [u.cells for u in units(g) if u.kind == "table_row"] == [["Junior", "$60,000"]]
 
 
 def test_markdown_bold_question_with_its_answer_on_the_next_line_is_a_heading():
