@@ -367,9 +367,11 @@ def _numbered_item(lines: list[Line], i: int) -> Token | None:
     before the run, and the steps are recorded as ``Guide.steps``. The shape
     says which: the line is title-like (a question is allowed, and one final stop, kept in the
     title, on a line as short as a sentence-case heading),
-    stands between blank lines, follows no list introduction ("... include:",
-    whose numbered lines are that list's items), and the paragraph under it,
-    with the lines it is wrapped into, is sentences starting with a capital.
+    stands between blank lines (or, on a page flattened without them, is in
+    Title Case), follows no list introduction ("... include:", whose numbered
+    lines are that list's items) unless the next number heads a paragraph too,
+    and the paragraph under it, with the lines it is wrapped into, is sentences
+    starting with a capital.
     A run of numbered lines with nothing between them stays a list: the list
     loop in ``tokenize`` takes every numbered line after the first.
     """
