@@ -137,11 +137,18 @@ def _pipe_row(line: Line) -> bool:
     return (" | " in t or t.startswith("|")) and len(split_glued(t)) >= 2
 
 
-def _heading_candidate(line: Line, pipes: bool = False) -> bool:
-    """A line that may be a heading when text follows it directly (with ``pipes``, also one with
-    " | " in it: a page title such as "How to become a nurse | NurseBlog")."""
+def _pipes_only(line: Line) -> bool:
+    """A block start only for its pipes: a page title may be one ("How to become a nurse | NurseBlog")."""
     t = line.text
-    if _starts_block(line) and not (pipes and _pipe_row(line) and not tab_cells(line)):
+    return _pipe_row(line) and not (
+        BULLET_RE.match(t) or ORDERED_RE.match(t) or LONE_NUMBER_RE.match(t) or tab_cells(line)
+    )
+
+
+def _heading_candidate(line: Line, title: bool = False) -> bool:
+    """A line that may be a heading when text follows it directly (a page ``title`` may hold pipes)."""
+    t = line.text
+    if _starts_block(line) and not (title and _pipes_only(line)):
         return False
     if is_question_heading(t) and len(words(t)) <= QUESTION_HEADING_MAX_WORDS:
         return True
@@ -150,7 +157,7 @@ def _heading_candidate(line: Line, pipes: bool = False) -> bool:
 
 def _page_title(line: Line) -> bool:
     """A page's first line worded as a title, perhaps with a subtitle after a colon ("X: Salary, Skills and Career Path")."""
-    if _heading_candidate(line, pipes=True):
+    if _heading_candidate(line, title=True):
         return True
     head, colon, sub = line.text.partition(": ")
     return bool(colon) and is_title_like(head) and is_title_like(sub) and is_capitalized(line.text)
@@ -161,7 +168,9 @@ def _caption_at(lines: list[Line], i: int) -> bool:
     return (
         not ln.blank_after
         and i + 1 < len(lines)
-        and (tab_cells(lines[i + 1]) is not None or (_pipe_row(lines[i + 1]) and _glued_table(lines, i + 1) is not None))
+        and (
+            tab_cells(lines[i + 1]) is not None or (_pipe_row(lines[i + 1]) and _glued_table(lines, i + 1) is not None)
+        )
         and not _starts_block(ln)
         and is_caption_like(ln.text)
     )
@@ -201,7 +210,7 @@ def _sentence_case_heading(lines: list[Line], i: int) -> bool:
     """
     ln = lines[i]
     # A page's first line may hold pipes ("How to become a nurse | NurseBlog") unless a table starts there.
-    title = i == 0 and _pipe_row(ln) and not tab_cells(ln) and _glued_table(lines, i) is None
+    title = i == 0 and _pipes_only(ln) and _glued_table(lines, i) is None
     if not ln.blank_before or ln.blank_after or i + 1 >= len(lines) or (_starts_block(ln) and not title):
         return False
     t = ln.text

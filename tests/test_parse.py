@@ -378,7 +378,11 @@ def test_a_chart_copied_with_pipes_under_its_heading_and_title_is_a_table_of_row
     title = "Machinists | Occupational Outlook Handbook"
     assert g.title == title
     rows = [u for u in units(g) if u.kind == "table_row"]
-    assert [u.cells for u in rows][:3] == [["Tool and die makers", "$63,180"], ["Machinists", "$56,150"], ["Total, all occupations", "$49,500"]]
+    assert [u.cells for u in rows][:3] == [
+        ["Tool and die makers", "$63,180"],
+        ["Machinists", "$56,150"],
+        ["Total, all occupations", "$49,500"],
+    ]
     assert all(u.columns is None for u in rows) and len(rows) == 6
     assert [title, "Pay", "Median annual wages, May 2024"] in paths(g)
     assert not any("|" in h for path in paths(g) for h in path[1:])
@@ -413,6 +417,21 @@ def test_a_chart_copied_with_pipes_under_its_heading_and_title_is_a_table_of_row
     assert unit_starting(similar, "Tool and die makers | -11%").kind == "table_row"
     assert not any("|" in h for path in paths(similar) for h in path[1:])
     assert similar.title == "How to become a machinist | jobsite.org"
+    # A Title Case page title with pipes over a short line, and a page that opens with a table.
+    union = parse_guide(
+        "Apprentices | Iron Workers Local Union No. 3 | Western PA\n"
+        "Apprentices\n"
+        "The apprenticeship program offered by the union helps new members learn the trade well.\n",
+        "union.txt",
+    )
+    assert union.title == "Apprentices | Iron Workers Local Union No. 3 | Western PA"
+    table_first = parse_guide(
+        "Occupation | Median pay\nWelders | $51,000\nMillwrights | $63,000\n\n"
+        "Welders join metal parts in factories and on construction sites every day.\n",
+        "pay.txt",
+    )
+    assert table_first.title != "Occupation | Median pay"
+    assert unit_starting(table_first, "Welders | $51,000").columns == ["Occupation", "Median pay"]
     welders = unit_starting(similar, "Welders |")
     assert welders.columns == ["Occupation", "Job Duties", "ENTRY-LEVEL EDUCATION", "2024 MEDIAN PAY"]
     assert unit_starting(similar, "Architectural, engineering").kind == "table_row"
