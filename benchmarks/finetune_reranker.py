@@ -22,9 +22,11 @@ of the other half (about 45 min a half on the 2-core machine). No guide it score
 was seen in its fine-tuning.
 
 ``report`` prints how often each reader puts a right unit first among those 16 (and
-4, 6, 8), and ``coach.train.fit_model``'s out-of-guide replay with and without the
-fine-tuned score as a pool column beside the logit (``logit_ft``), over the guides
-that have scores.
+4, 6, 8), and ``coach.train.fit_model``'s out-of-guide replay over the guides that have
+scores three ways: with the shipped reader's logit, with the fine-tuned score in its
+place (so ``logit_gap``, ``logit_top`` and the question's ``top_logit`` and
+``logit_standing`` read it too), and with both (the fine-tuned score a pool column,
+``logit_ft``). Candidates the fine-tuned reader did not read score below all it read.
 """
 
 from __future__ import annotations
@@ -261,12 +263,19 @@ def report(turns: list[TurnData], scores: dict) -> None:
 
     from coach.train import fit_model
 
-    print("replay without the column:", fit_model(turns).report)
+    def in_place(t: TurnData) -> np.ndarray:
+        rows = t.rows.copy()
+        rows[:, logit] = column(t)[:, 0]
+        return rows
+
+    print("replay, the shipped reader:       ", fit_model(turns).report)
+    replaced = [t.model_copy(update={"rows": in_place(t)}) for t in turns]
+    print("replay, fine-tuned in its place:  ", fit_model(replaced).report)
     features.CANDIDATE_FEATURES.append("logit_ft")
     features.PLAIN_RANKER.append("logit_ft")
     try:
         with_ft = [t.model_copy(update={"rows": np.hstack([t.rows, column(t)])}) for t in turns]
-        print("replay with logit_ft:     ", fit_model(with_ft).report)
+        print("replay, both (logit_ft a column): ", fit_model(with_ft).report)
     finally:
         features.CANDIDATE_FEATURES.pop()
         features.PLAIN_RANKER.pop()
