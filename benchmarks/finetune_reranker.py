@@ -165,22 +165,19 @@ def contexts(turns: list[TurnData]) -> dict[str, dict[str, str]]:
     return out
 
 
-def halves(turns: list[TurnData]) -> dict[str, int]:
-    return {g: i % 2 for i, g in enumerate(sorted({t.guide for t in turns}))}
-
-
 def tune(turns: list[TurnData], model_dir: Path, half: int, out: Path, lr: float, seed: int = 0) -> None:
     """Fine-tune on the guides of ``half``, score the other half's turns; save {(guide, conv, turn): scores}."""
     import torch
     from transformers import AutoTokenizer, BertForSequenceClassification
 
+    from coach.experiment import fold_of
     from coach.features import CANDIDATE_FEATURES
 
     torch.set_num_threads(int(os.environ.get("COACH_THREADS", "2")))
     random.seed(seed)
     torch.manual_seed(seed)
     logit = CANDIDATE_FEATURES.index("logit")
-    side, read = halves(turns), contexts(turns)
+    side, read = fold_of(sorted({t.guide for t in turns}), 2), contexts(turns)
     t0 = time.time()
     groups = []
     for t in turns:
