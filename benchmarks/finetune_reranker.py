@@ -5,6 +5,10 @@
     .venv/bin/python benchmarks/finetune_reranker.py tune --turns T.pkl --model /tmp/msm --half 0 --out S0.pkl
     .venv/bin/python benchmarks/finetune_reranker.py tune --turns T.pkl --model /tmp/msm --half 1 --out S1.pkl
     .venv/bin/python benchmarks/finetune_reranker.py report --turns T.pkl --scores S0.pkl,S1.pkl
+    .venv/bin/python benchmarks/finetune_reranker.py layers --turns T.pkl --model /tmp/msm --half 0 --layers 4 --configs 1e-4:2
+    .venv/bin/python benchmarks/finetune_reranker.py tune --turns T.pkl --model /tmp/msm --half 0 --out S0f.pkl \
+        --freeze-embeddings --save /tmp/msm_ft0
+    .venv/bin/python benchmarks/finetune_reranker.py side --turns T.pkl --model /tmp/msm --tuned /tmp/msm_ft0 --half 0 --rank 8
 
 ``T.pkl`` is a collection as ``coach train`` makes it (``benchmarks/late_reader.py --save T.pkl``).
 
@@ -20,6 +24,16 @@ wrong ones, five of them those the shipped cross-encoder scores highest), one ep
 then scores the 16 candidates the shipped cross-encoder ranks highest for every turn
 of the other half (about 45 min a half on the 2-core machine). No guide it scores
 was seen in its fine-tuning.
+
+``layers`` tunes only the last layers, the way a small weights file could ship them (the
+first ones run as shipped, in the int8 graph cut after them; their output is computed once):
+the other half's first pick among the 16, untuned and after each epoch.
+
+``side`` keeps the shipped int8 graph and adds the tuned model's change beside it in float:
+rank-r side paths (``x @ A @ B``, the truncated SVD of each weight's change) after each
+quantized matrix product, changed biases and LayerNorm weights written in. Written back into
+the int8 weights instead, the change is lost: one epoch moves a weight by less than half an
+int8 step.
 
 ``report`` prints how often each reader puts a right unit first among those 16 (and
 4, 6, 8), and ``coach.train.fit_model``'s out-of-guide replay over the guides that have
@@ -165,8 +179,12 @@ def contexts(turns: list[TurnData]) -> dict[str, dict[str, str]]:
     return out
 
 
-def tune(turns: list[TurnData], model_dir: Path, half: int, out: Path, lr: float, seed: int = 0) -> None:
-    """Fine-tune on the guides of ``half``, score the other half's turns; save {(guide, conv, turn): scores}."""
+def tune(
+    turns: list[TurnData], model_dir: Path, half: int, out: Path, lr: float, seed: int = 0,
+    freeze_embeddings: bool = False, save: Path | None = None,
+) -> None:  # fmt: skip
+    """Fine-tune on the guides of ``half``, score the other half's turns; save {(guide, conv, turn): scores}
+    (and the tuned model in ``save``; with ``freeze_embeddings`` the embedding tables stay as shipped)."""
     import torch
     from transformers import AutoTokenizer, BertForSequenceClassification
 
@@ -191,7 +209,10 @@ def tune(turns: list[TurnData], model_dir: Path, half: int, out: Path, lr: float
     random.shuffle(groups)
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = BertForSequenceClassification.from_pretrained(model_dir)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    if freeze_embeddings:
+        for p in model.bert.embeddings.parameters():
+            p.requires_grad = False
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
     per, steps = 4, (len(groups) + 3) // 4
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * (steps - s) / steps)
     model.train()
@@ -214,6 +235,8 @@ def tune(turns: list[TurnData], model_dir: Path, half: int, out: Path, lr: float
         if s % 50 == 0:
             print(f"step {s}/{steps} loss {loss.item():.3f} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
     model.eval()
+    if save is not None:
+        model.save_pretrained(save)
     scores = {}
     test = [t for t in turns if side[t.guide] != half and len(t.texts)]
     with torch.inference_mode():
@@ -231,6 +254,232 @@ def tune(turns: list[TurnData], model_dir: Path, half: int, out: Path, lr: float
                 print(f"scored {n}/{len(test)} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
     with open(out, "wb") as f:
         pickle.dump(scores, f)
+
+
+def layers(turns: list[TurnData], model_dir: Path, half: int, k: int, configs: list[tuple[float, int]]) -> None:
+    """Tune only the last ``k`` layers (+ pooler and classifier): the first ``12 - k`` run in the
+    shipped int8 graph, cut with ``onnx.utils.Extractor``, their output cached once for the
+    training pairs and for the other half's 16 candidates a turn; prints the other half's
+    first-pick rate untuned and after each epoch of each (lr, epochs) config."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+    from onnx import utils
+    from tokenizers import Tokenizer
+    from transformers import BertForSequenceClassification
+
+    from coach.experiment import fold_of
+    from coach.features import CANDIDATE_FEATURES
+    from coach.settings import default_reranker_dir
+
+    torch.set_num_threads(int(os.environ.get("COACH_THREADS", "2")))
+    rng = random.Random(0)
+    torch.manual_seed(0)
+    src = Path(default_reranker_dir())
+    cut = utils.Extractor(onnx.load(str(src / "model.onnx"))).extract_model(
+        ["input_ids", "attention_mask", "token_type_ids"],
+        [f"/bert/encoder/layer.{11 - k}/output/LayerNorm/Add_1_output_0"],
+    )
+    session = ort.InferenceSession(cut.SerializeToString(), providers=["CPUExecutionProvider"])
+    tok = Tokenizer.from_file(str(src / "tokenizer.json"))
+    tok.enable_truncation(max_length=256)
+    tok.enable_padding()
+    base = BertForSequenceClassification.from_pretrained(model_dir)
+
+    class Head(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = torch.nn.ModuleList(base.bert.encoder.layer[12 - k :])
+            self.pooler, self.classifier = base.bert.pooler, base.classifier
+
+        def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            ext = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+            for layer in self.layers:
+                out = layer(h, attention_mask=ext)
+                h = out[0] if isinstance(out, tuple) else out
+            return self.classifier(self.pooler(h)).view(-1)
+
+    def trunk(q: str, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        enc = tok.encode_batch([(q, t) for t in texts])
+        feeds = {
+            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+        }
+        return torch.tensor(session.run(None, feeds)[0]).half(), torch.tensor(feeds["attention_mask"])
+
+    head = Head()
+    logit = CANDIDATE_FEATURES.index("logit")
+    side, read = fold_of(sorted({t.guide for t in turns}), 2), contexts(turns)
+    train, test = [], []
+    for t in turns:
+        if t.abstain or not t.labels.any() or not len(t.texts):
+            continue
+        text = [read[t.guide].get(x, x) for x in t.texts]
+        if side[t.guide] == half:
+            wrong = [int(i) for i in np.argsort(-t.rows[:, logit]) if not t.labels[i]]
+            hard = wrong[:5] + rng.sample(wrong[5:], min(2, len(wrong[5:])))
+            if len(hard) >= 3:
+                right = rng.choice(list(np.flatnonzero(t.labels)))
+                train.append(trunk(t.query, [text[right]] + [text[i] for i in hard]))
+        else:
+            top = np.argsort(-t.rows[:, logit])[:READ]
+            test.append((*trunk(t.query, [text[i] for i in top]), t.labels[top]))
+    print(f"{len(train)} training questions, {len(test)} in-scope turns of the other half", flush=True)
+
+    def first_pick() -> float:
+        head.eval()
+        with torch.inference_mode():
+            return float(np.mean([lab[int(np.argmax(head(h.float(), m).numpy()))] for h, m, lab in test]))
+
+    print(f"untuned: {first_pick():.3f}", flush=True)
+    start = {n: v.clone() for n, v in head.state_dict().items()}
+    for lr, epochs in configs:
+        head.load_state_dict(start)
+        params = list(head.parameters())
+        opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+        steps = epochs * ((len(train) + 3) // 4)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s, n=steps: min(1.0, (s + 1) / (0.1 * n)) * (n - s) / n)
+        for epoch in range(epochs):
+            head.train()
+            order = list(range(len(train)))
+            rng.shuffle(order)
+            for b in range(0, len(order), 4):
+                batch = order[b : b + 4]
+                loss = sum(
+                    torch.nn.functional.cross_entropy(head(train[i][0].float(), train[i][1])[None], torch.zeros(1).long())
+                    for i in batch
+                ) / len(batch)  # fmt: skip
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                opt.step()
+                sched.step()
+                opt.zero_grad()
+            print(f"last {k} layers, lr {lr}, epoch {epoch + 1} of {epochs}: {first_pick():.3f}", flush=True)
+
+
+def side(turns: list[TurnData], base_dir: Path, tuned_dir: Path, half: int, rank: int, every: int) -> None:
+    """The tuned model's change as rank-``rank`` float side paths in the shipped int8 graph: beside
+    each ``MatMulInteger``, ``x @ A @ B`` (the truncated SVD of the weight change) is added after
+    its bias; changed biases and LayerNorm weights are written in. Prints the time of six pairs
+    against the shipped graph and the first pick among 16 on every ``every``-th in-scope turn of
+    the half it was not tuned on (``half`` is the half it was tuned on)."""
+
+    import onnx
+    import onnxruntime as ort
+    import torch
+    from onnx import helper, numpy_helper
+    from tokenizers import Tokenizer
+    from transformers import BertForSequenceClassification
+
+    from coach.experiment import fold_of
+    from coach.features import CANDIDATE_FEATURES
+    from coach.settings import default_reranker_dir
+
+    src = Path(default_reranker_dir())
+    base = BertForSequenceClassification.from_pretrained(base_dir).state_dict()
+    tuned = BertForSequenceClassification.from_pretrained(tuned_dir).state_dict()
+    proto = onnx.load(str(src / "model.onnx"))
+    g = proto.graph
+    inits = {i.name: i for i in g.initializer}
+    producers = {o: n for n in g.node for o in n.output}
+    consumers: dict[str, list] = defaultdict(list)
+    for n in g.node:
+        for i in n.input:
+            consumers[i].append(n)
+
+    def bias_add(node):  # noqa: ANN001, ANN202
+        frontier = list(node.output)
+        for _ in range(6):
+            nxt = []
+            for o in frontier:
+                for c in consumers[o]:
+                    if c.op_type == "Add" and any(i in inits and i.endswith(".bias") for i in c.input):
+                        return c
+                    nxt += list(c.output)
+            frontier = nxt
+        sys.exit(f"No bias found after {node.name}: the graph is not the one this script knows.")
+
+    added, new_inits = [], []
+    for n in [n for n in g.node if n.op_type == "MatMulInteger"]:
+        x = producers[n.input[0]].input[0]  # the float input its DynamicQuantizeLinear reads
+        add = bias_add(n)
+        key = next(i for i in add.input if i in inits and i.endswith(".bias")).removesuffix(".bias") + ".weight"
+        u, s, vt = torch.linalg.svd(tuned[key] - base[key], full_matrices=False)
+        a = vt[:rank].T.contiguous().numpy().astype(np.float32)
+        b = (u[:, :rank] * s[:rank]).T.contiguous().numpy().astype(np.float32)
+        new_inits += [numpy_helper.from_array(a, key + ".side_a"), numpy_helper.from_array(b, key + ".side_b")]
+        y = add.output[0]
+        add.output[0] = y + "_before_side"
+        added += [
+            helper.make_node("MatMul", [x, key + ".side_a"], [y + "_side_a"]),
+            helper.make_node("MatMul", [y + "_side_a", key + ".side_b"], [y + "_side"]),
+            helper.make_node("Add", [y + "_before_side", y + "_side"], [y]),
+        ]
+    changed = 0
+    for k, v in tuned.items():
+        if v.ndim == 1 and k in inits and not torch.equal(v, base[k]):
+            inits[k].CopyFrom(numpy_helper.from_array(v.numpy().astype(np.float32), k))
+            changed += v.numel()
+    g.initializer.extend(new_inits)
+    nodes, known, pending = [], {i.name for i in g.input} | {i.name for i in g.initializer}, [*g.node, *added]
+    while pending:  # topological order for the added nodes
+        rest = [n for n in pending if not all(i == "" or i in known for i in n.input)]
+        for n in pending:
+            if n not in rest:
+                nodes.append(n)
+                known.update(n.output)
+        if len(rest) == len(pending):
+            sys.exit("The edited graph has a cycle.")
+        pending = rest
+    del g.node[:]
+    g.node.extend(nodes)
+    size = sum(i.dims[0] * i.dims[1] for i in new_inits)
+    print(
+        f"rank {rank}: {size:,} side-path weights ({size * 2 / 1e6:.2f} MB as float16), {changed:,} vector weights changed"
+    )
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = int(os.environ.get("COACH_THREADS", "2"))
+    opts.log_severity_level = 3
+    edited = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    shipped = ort.InferenceSession(str(src / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+    tok = Tokenizer.from_file(str(src / "tokenizer.json"))
+    tok.enable_truncation(max_length=256)
+    tok.enable_padding()
+
+    def run(session, q: str, texts: list[str]) -> np.ndarray:  # noqa: ANN001
+        enc = tok.encode_batch([(q, t) for t in texts])
+        feeds = {
+            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+        }
+        return session.run(None, feeds)[0][:, 0]
+
+    logit = CANDIDATE_FEATURES.index("logit")
+    groups, read = fold_of(sorted({t.guide for t in turns}), 2), contexts(turns)
+    test = [t for t in turns if groups[t.guide] != half and not t.abstain and t.labels.any() and len(t.texts)][::every]
+    pairs = [read[test[0].guide].get(x, x) for x in test[0].texts[:6]]
+
+    def median_ms(session) -> float:  # noqa: ANN001
+        run(session, test[0].query, pairs)
+        times = []
+        for _ in range(40):
+            t0 = time.perf_counter()
+            run(session, test[0].query, pairs)
+            times.append(time.perf_counter() - t0)
+        return 1000 * float(np.median(times))
+
+    print(f"six pairs, median: shipped graph {median_ms(shipped):.1f} ms, with side paths {median_ms(edited):.1f} ms")
+    for name, session in (("shipped graph", shipped), ("with side paths", edited)):
+        right = []
+        for t in test:
+            text = [read[t.guide].get(x, x) for x in t.texts]
+            top = np.argsort(-t.rows[:, logit])[:READ]
+            right.append(t.labels[top[int(np.argmax(run(session, t.query, [text[i] for i in top])))]])
+        print(
+            f"right unit first among the shipped reader's best {READ}, {len(test)} turns: {name} {np.mean(right):.3f}"
+        )
 
 
 def report(turns: list[TurnData], scores: dict) -> None:
@@ -289,6 +538,21 @@ def main() -> int:
     t.add_argument("--half", type=int, choices=(0, 1), required=True, help="the half of the guides to tune on")
     t.add_argument("--out", type=Path, required=True, help="where the other half's scores go")
     t.add_argument("--lr", type=float, default=2e-5)
+    t.add_argument("--freeze-embeddings", action="store_true", help="keep the embedding tables as shipped")
+    t.add_argument("--save", type=Path, default=None, help="also save the tuned model in this folder")
+    d = sub.add_parser("side", help="the tuned model's change as low-rank float side paths in the shipped int8 graph")
+    d.add_argument("--turns", type=Path, required=True)
+    d.add_argument("--model", type=Path, required=True, help="the folder convert wrote")
+    d.add_argument("--tuned", type=Path, required=True, help="the folder tune --save wrote")
+    d.add_argument("--half", type=int, choices=(0, 1), required=True, help="the half it was tuned on")
+    d.add_argument("--rank", type=int, default=8)
+    d.add_argument("--every", type=int, default=3, help="read every EVERY-th in-scope turn (default 3)")
+    k = sub.add_parser("layers", help="tune only the last layers on one half, print the other half's first pick")
+    k.add_argument("--turns", type=Path, required=True)
+    k.add_argument("--model", type=Path, required=True, help="the folder convert wrote")
+    k.add_argument("--half", type=int, choices=(0, 1), required=True)
+    k.add_argument("--layers", type=int, default=1, help="how many of the 12 layers to tune (default 1)")
+    k.add_argument("--configs", default="5e-5:1", help="LR:EPOCHS,... (default 5e-5:1)")
     r = sub.add_parser("report", help="first-pick rates and the replay with the fine-tuned score as a column")
     r.add_argument("--turns", type=Path, required=True)
     r.add_argument("--scores", required=True, help="comma-separated score files from tune")
@@ -302,7 +566,14 @@ def main() -> int:
     with open(args.turns, "rb") as f:
         turns = pickle.load(f)  # noqa: S301 (our own file)
     if args.step == "tune":
-        tune(turns, args.model, args.half, args.out, args.lr)
+        tune(turns, args.model, args.half, args.out, args.lr, freeze_embeddings=args.freeze_embeddings, save=args.save)
+        return 0
+    if args.step == "side":
+        side(turns, args.model, args.tuned, args.half, args.rank, args.every)
+        return 0
+    if args.step == "layers":
+        configs = [(float(c.split(":")[0]), int(c.split(":")[1])) for c in args.configs.split(",")]
+        layers(turns, args.model, args.half, args.layers, configs)
         return 0
     scores: dict = {}
     for p in args.scores.split(","):
