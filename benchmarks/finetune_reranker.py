@@ -65,6 +65,42 @@ READ = 16
 """Candidates scored per turn: the shipped cross-encoder's best 16."""
 
 
+def training_group(t: TurnData, read: dict[str, dict[str, str]], rng) -> tuple[str, list[str]] | None:  # noqa: ANN001
+    """An in-scope turn's tuning group: its question, a right unit, then the five wrong units the
+    shipped reader scores highest and two more drawn by ``rng`` (None when fewer than three are wrong)."""
+    from coach.features import CANDIDATE_FEATURES
+
+    logit = CANDIDATE_FEATURES.index("logit")
+    text = [read[t.guide].get(x, x) for x in t.texts]
+    wrong = [int(i) for i in np.argsort(-t.rows[:, logit]) if not t.labels[i]]
+    hard = wrong[:5] + rng.sample(wrong[5:], min(2, len(wrong[5:])))
+    if len(hard) < 3:
+        return None
+    return t.query, [text[rng.choice(list(np.flatnonzero(t.labels)))]] + [text[i] for i in hard]
+
+
+def shipped_tokenizer(src: Path):  # noqa: ANN201
+    """The shipped cross-encoder's tokenizer, truncating and padding as ``coach.rerank`` does."""
+    from tokenizers import Tokenizer
+
+    from coach.rerank import MAX_TOKENS
+
+    tok = Tokenizer.from_file(str(src / "tokenizer.json"))
+    tok.enable_truncation(max_length=MAX_TOKENS)
+    tok.enable_padding()
+    return tok
+
+
+def onnx_feeds(tok, query: str, texts: list[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """The graph's three inputs for (query, text) pairs."""
+    enc = tok.encode_batch([(query, t) for t in texts])
+    return {
+        "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+        "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+    }
+
+
 def bias_add(node, consumers: dict, inits: dict):  # noqa: ANN001, ANN201 - onnx NodeProtos
     """The ``Add`` that adds a named ``.bias`` to what ``node`` (a ``MatMulInteger``) computes, within
     six nodes of it (the cast and scale come between), or None."""
@@ -200,15 +236,10 @@ def tune(
     logit = CANDIDATE_FEATURES.index("logit")
     side, read = fold_of(sorted({t.guide for t in turns}), 2), contexts(turns)
     t0 = time.time()
-    groups = []
-    for t in turns:
-        if side[t.guide] != half or t.abstain or not t.labels.any():
-            continue
-        text = [read[t.guide].get(x, x) for x in t.texts]
-        wrong = [int(i) for i in np.argsort(-t.rows[:, logit]) if not t.labels[i]]
-        hard = wrong[:5] + random.sample(wrong[5:], min(2, len(wrong[5:])))
-        if len(hard) >= 3:
-            groups.append((t.query, [text[random.choice(list(np.flatnonzero(t.labels)))]] + [text[i] for i in hard]))
+    found = (
+        training_group(t, read, random) for t in turns if side[t.guide] == half and not t.abstain and t.labels.any()
+    )
+    groups = [g for g in found if g is not None]
     random.shuffle(groups)
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = BertForSequenceClassification.from_pretrained(model_dir)
@@ -268,7 +299,6 @@ def layers(turns: list[TurnData], model_dir: Path, half: int, k: int, configs: l
     import onnxruntime as ort
     import torch
     from onnx import utils
-    from tokenizers import Tokenizer
     from transformers import BertForSequenceClassification
 
     from coach.experiment import fold_of
@@ -284,9 +314,7 @@ def layers(turns: list[TurnData], model_dir: Path, half: int, k: int, configs: l
         [f"/bert/encoder/layer.{11 - k}/output/LayerNorm/Add_1_output_0"],
     )
     session = ort.InferenceSession(cut.SerializeToString(), providers=["CPUExecutionProvider"])
-    tok = Tokenizer.from_file(str(src / "tokenizer.json"))
-    tok.enable_truncation(max_length=256)
-    tok.enable_padding()
+    tok = shipped_tokenizer(src)
     base = BertForSequenceClassification.from_pretrained(model_dir)
 
     class Head(torch.nn.Module):
@@ -303,12 +331,7 @@ def layers(turns: list[TurnData], model_dir: Path, half: int, k: int, configs: l
             return self.classifier(self.pooler(h)).view(-1)
 
     def trunk(q: str, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        enc = tok.encode_batch([(q, t) for t in texts])
-        feeds = {
-            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
-        }
+        feeds = onnx_feeds(tok, q, texts)
         return torch.tensor(session.run(None, feeds)[0]).half(), torch.tensor(feeds["attention_mask"])
 
     head = Head()
@@ -318,14 +341,12 @@ def layers(turns: list[TurnData], model_dir: Path, half: int, k: int, configs: l
     for t in turns:
         if t.abstain or not t.labels.any() or not len(t.texts):
             continue
-        text = [read[t.guide].get(x, x) for x in t.texts]
         if side[t.guide] == half:
-            wrong = [int(i) for i in np.argsort(-t.rows[:, logit]) if not t.labels[i]]
-            hard = wrong[:5] + rng.sample(wrong[5:], min(2, len(wrong[5:])))
-            if len(hard) >= 3:
-                right = rng.choice(list(np.flatnonzero(t.labels)))
-                train.append(trunk(t.query, [text[right]] + [text[i] for i in hard]))
+            group = training_group(t, read, rng)
+            if group is not None:
+                train.append(trunk(*group))
         else:
+            text = [read[t.guide].get(x, x) for x in t.texts]
             top = np.argsort(-t.rows[:, logit])[:READ]
             test.append((*trunk(t.query, [text[i] for i in top]), t.labels[top]))
     print(f"{len(train)} training questions, {len(test)} in-scope turns of the other half", flush=True)
@@ -367,12 +388,10 @@ def side(turns: list[TurnData], base_dir: Path, tuned_dir: Path, half: int, rank
     its bias; changed biases and LayerNorm weights are written in. Prints the time of six pairs
     against the shipped graph and the first pick among 16 on every ``every``-th in-scope turn of
     the half it was not tuned on (``half`` is the half it was tuned on)."""
-
     import onnx
     import onnxruntime as ort
     import torch
     from onnx import helper, numpy_helper
-    from tokenizers import Tokenizer
     from transformers import BertForSequenceClassification
 
     from coach.experiment import fold_of
@@ -391,7 +410,7 @@ def side(turns: list[TurnData], base_dir: Path, tuned_dir: Path, half: int, rank
         for i in n.input:
             consumers[i].append(n)
 
-    added, new_inits = [], []
+    added, new_inits = {}, []  # the side path of each bias Add, inserted right after it
     for n in [n for n in g.node if n.op_type == "MatMulInteger"]:
         x = producers[n.input[0]].input[0]  # the float input its DynamicQuantizeLinear reads
         add = bias_add(n, consumers, inits)
@@ -404,7 +423,7 @@ def side(turns: list[TurnData], base_dir: Path, tuned_dir: Path, half: int, rank
         new_inits += [numpy_helper.from_array(a, key + ".side_a"), numpy_helper.from_array(b, key + ".side_b")]
         y = add.output[0]
         add.output[0] = y + "_before_side"
-        added += [
+        added[y + "_before_side"] = [
             helper.make_node("MatMul", [x, key + ".side_a"], [y + "_side_a"]),
             helper.make_node("MatMul", [y + "_side_a", key + ".side_b"], [y + "_side"]),
             helper.make_node("Add", [y + "_before_side", y + "_side"], [y]),
@@ -415,16 +434,7 @@ def side(turns: list[TurnData], base_dir: Path, tuned_dir: Path, half: int, rank
             inits[k].CopyFrom(numpy_helper.from_array(v.numpy().astype(np.float32), k))
             changed += v.numel()
     g.initializer.extend(new_inits)
-    nodes, known, pending = [], {i.name for i in g.input} | {i.name for i in g.initializer}, [*g.node, *added]
-    while pending:  # topological order for the added nodes
-        rest = [n for n in pending if not all(i == "" or i in known for i in n.input)]
-        for n in pending:
-            if n not in rest:
-                nodes.append(n)
-                known.update(n.output)
-        if len(rest) == len(pending):
-            sys.exit("The edited graph has a cycle.")
-        pending = rest
+    nodes = [m for n in g.node for m in [n, *added.get(n.output[0], [])]]  # x comes before its Add
     del g.node[:]
     g.node.extend(nodes)
     size = sum(i.dims[0] * i.dims[1] for i in new_inits)
@@ -436,18 +446,10 @@ def side(turns: list[TurnData], base_dir: Path, tuned_dir: Path, half: int, rank
     opts.log_severity_level = 3
     edited = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     shipped = ort.InferenceSession(str(src / "model.onnx"), opts, providers=["CPUExecutionProvider"])
-    tok = Tokenizer.from_file(str(src / "tokenizer.json"))
-    tok.enable_truncation(max_length=256)
-    tok.enable_padding()
+    tok = shipped_tokenizer(src)
 
     def run(session, q: str, texts: list[str]) -> np.ndarray:  # noqa: ANN001
-        enc = tok.encode_batch([(q, t) for t in texts])
-        feeds = {
-            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
-        }
-        return session.run(None, feeds)[0][:, 0]
+        return session.run(None, onnx_feeds(tok, q, texts))[0][:, 0]
 
     logit = CANDIDATE_FEATURES.index("logit")
     groups, read = fold_of(sorted({t.guide for t in turns}), 2), contexts(turns)
