@@ -59,6 +59,7 @@ from coach.index import Index
 from coach.late import LateReader
 from coach.model import AnswerModel, load_model
 from coach.prior import read_prior
+from coach.reader import tuned_reader
 from coach.records import Answer, AnswerSentence, Citation, Hit, Passage, Unit
 from coach.rerank import CrossEncoder
 from coach.retrieve import (
@@ -198,6 +199,13 @@ class Coach:
         self._adapter: tuple[AnswerModel, Embedder, np.ndarray | None] | None = None
         self._read_ahead: set[str | None] = set()
         self._read_ahead_lock = threading.Lock()
+
+    def reader(self) -> CrossEncoder | None:
+        """The cross-encoder the answer model was fitted with: the tuned one it names, or ``reranker``."""
+        ref = self.model.reader
+        if ref is None or self.reranker is None:
+            return self.reranker
+        return tuned_reader(self.reranker, self.model.reader_file(), ref.sha256)
 
     def ask(self, question: str, history: list[Turn] | None = None, guide: str | None = None) -> Answer:
         """Answer ``question``; ``guide`` (a file name in the corpus) scopes it to one guide.
@@ -415,7 +423,7 @@ class Coach:
                 cands = cands[: self.model.thresholds.pool]
                 late = late[: len(cands)] if late is not None else None
                 cover = cover[: len(cands)] if cover is not None else None
-            logits = self.reranker.score(res.query, [c.context for c in cands])
+            logits = self.reader().score(res.query, [c.context for c in cands])
             for c, lg in zip(cands, logits, strict=True):
                 c.logit = float(lg)
             passages = None

@@ -27,16 +27,14 @@ t0 = time.perf_counter()
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import warnings; warnings.filterwarnings("ignore")
 from coach.settings import Settings
-from coach.embed import SentenceTransformerEmbedder
 from coach.index import load_index
-from coach.rerank import CrossEncoder
+from coach.service import open_models
 from coach.answer import Coach
 import sentence_transformers, faiss, onnxruntime
 from coach.bench import _rss_mb as rss
 out = {"import_s": time.perf_counter() - t0, "import_rss_mb": rss()}
 s = Settings.from_env()
-t = time.perf_counter(); e = SentenceTransformerEmbedder(s.model_path); e.encode(["x"])
-r = CrossEncoder(s.reranker_dir); r.warm_up()
+t = time.perf_counter(); e, r = open_models(s)  # the embedder and the reader the answer model names
 out["model_load_s"] = time.perf_counter() - t; out["model_rss_mb"] = rss()
 t = time.perf_counter(); ix = load_index(s, e.model_id); out["index_load_s"] = time.perf_counter() - t; out["index_rss_mb"] = rss()
 t = time.perf_counter(); Coach(ix, e, r).ask("What does this job pay?"); out["first_answer_s"] = time.perf_counter() - t

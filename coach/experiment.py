@@ -28,6 +28,7 @@ from coach.evaluate import (
     score,
 )
 from coach.model import AnswerModel
+from coach.reader import TunedCrossEncoder
 from coach.rerank import CrossEncoder
 from coach.service import ensure_index
 from coach.settings import Settings
@@ -36,11 +37,11 @@ from coach.train import TurnData, bootstrap_model, collect, finish, fit_model
 Log = Callable[[str], None]
 
 
-class MemoCrossEncoder(CrossEncoder):
-    """A cross-encoder that remembers pairs it scored (collection and held-out runs ask many twice)."""
+class Memo:
+    """Remembers pairs the reader scored (collection and held-out runs ask many twice)."""
 
-    def __init__(self, model_dir: str) -> None:
-        super().__init__(model_dir)
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - the reader's own
+        super().__init__(*args, **kwargs)
         self._memo: dict[tuple[str, str], float] = {}
         self.remember = True
 
@@ -52,6 +53,14 @@ class MemoCrossEncoder(CrossEncoder):
             for t, s in zip(todo, super().score(query, todo, batch_size), strict=True):
                 self._memo[(query, t)] = float(s)
         return np.asarray([self._memo[(query, t)] for t in texts], dtype=np.float32)
+
+
+class MemoCrossEncoder(Memo, CrossEncoder):
+    """The shipped cross-encoder, remembering."""
+
+
+class MemoTunedCrossEncoder(Memo, TunedCrossEncoder):
+    """A tuned reader (``coach.reader``), remembering."""
 
 
 class GuideRun(BaseModel):
@@ -69,7 +78,10 @@ class Workbench:
     def __init__(self, sets: list[GuideSet], cache: Path, settings: Settings, log: Log) -> None:
         self.log = log
         self.embedder = SentenceTransformerEmbedder(settings.model_path)
+        self.cache = cache
         self.reranker = MemoCrossEncoder(settings.reranker_dir) if settings.use_reranker else None
+        self.readers: dict[str, CrossEncoder] = {}
+        """Guides read by another reader than ``reranker`` (``cross_fit_readers``)."""
         self.indexes = {}
         self.sources: dict[str, dict[str, str]] = {}
         usable = []
@@ -84,8 +96,11 @@ class Workbench:
             usable.append(gs)
         self.sets = usable
 
+    def reader(self, name: str) -> CrossEncoder | None:
+        return self.readers.get(name, self.reranker) if self.reranker is not None else None
+
     def coach(self, name: str, model: AnswerModel) -> Coach:
-        return Coach(self.indexes[name], self.embedder, self.reranker, model)
+        return Coach(self.indexes[name], self.embedder, self.reader(name), model)
 
     def collect(self) -> list[TurnData]:
         turns: list[TurnData] = []
@@ -104,19 +119,142 @@ class Workbench:
     def run(self, gs: GuideSet, model: AnswerModel) -> tuple[list[Conversation], list[BatchResult]]:
         coach = self.coach(gs.name, model)
         convs = gs.conversations()
-        if self.reranker is not None:
-            self.reranker.remember = False
+        reader = self.reader(gs.name)
+        if reader is not None:
+            reader.remember = False
         try:
             return convs, [run_conversation(coach, c) for c in convs]
         finally:
-            if self.reranker is not None:
-                self.reranker.remember = True
+            if reader is not None:
+                reader.remember = True
 
 
-def train(wb: Workbench) -> AnswerModel:
-    """The answer model fitted on every guide of the workbench."""
-    turns = wb.collect()
-    return finish(fit_model(turns, wb.log), wb.sets)
+READER_HALVES = 2
+"""The tuned reader is fitted on one half of the guides and reads the other (``cross_fit_readers``)."""
+
+
+def reader_texts(wb: Workbench) -> dict[str, dict[str, str]]:
+    """Per guide, each unit's text -> what the cross-encoder reads for it (``chunk.unit_context``)."""
+    from coach.chunk import unit_context
+
+    read: dict[str, dict[str, str]] = {}
+    for name, ix in wb.indexes.items():
+        d = read[name] = {}
+        for p in ix.passages:
+            for u in p.units:
+                d.setdefault(u.text, unit_context(p, u))
+    return read
+
+
+def reader_questions(
+    wb: Workbench, turns: list[TurnData]
+) -> dict[str, list[tuple[str, list[str], np.ndarray, np.ndarray]]]:
+    """Per guide, its in-scope labelled turns as the reader sees them: the query, the text read for
+    each candidate, which are right, and the shipped reader's logits."""
+    from coach.features import CANDIDATE_FEATURES
+
+    logit = CANDIDATE_FEATURES.index("logit")
+    read = reader_texts(wb)
+    out: dict[str, list] = {}
+    for t in turns:
+        if t.abstain or not t.labels.any() or not t.reranked:
+            continue
+        texts = [read[t.guide].get(x, x) for x in t.texts]
+        out.setdefault(t.guide, []).append((t.query, texts, t.labels, t.rows[:, logit]))
+    return out
+
+
+def tune_half(wb: Workbench, questions: dict[str, list], names: list[str], half: int) -> Path:
+    """The reader tuned on the ``questions`` (``reader_questions``) of the guides ``names``, kept in
+    the cache folder under a digest of what it was tuned on and how (reused when the same)."""
+    import hashlib
+    import json
+
+    from coach import reader
+
+    groups = reader.training_groups([q for g in names for q in questions[g]])
+    if not groups:
+        raise CoachError("No labelled questions to tune the reader on.", "Add labelled guides (--sets eval/sets.json).")
+    base = Path(wb.reranker.model_dir) / "model.onnx"
+    how = [reader.file_sha256(base), reader.RANK, reader.ALPHA, reader.LEARNING_RATE, reader.TRAIN_TOKENS, groups]
+    digest = hashlib.sha256(json.dumps(how).encode()).hexdigest()[:16]
+    out = wb.cache / "readers" / f"half{half}-{digest}.safetensors"
+    if out.is_file():
+        wb.log(f"tuned reader for half {half} ({len(names)} guides) reused from {out}")
+        return out
+    wb.log(f"tuning the reader on half {half}: {len(names)} guides, {len(groups)} questions")
+    tmp = out.with_name(out.name + ".tmp")
+    reader.tune_adapter(Path(wb.reranker.model_dir), groups, tmp, {"guides": ",".join(names)}, wb.log)
+    tmp.replace(out)
+    return out
+
+
+def cross_fit_readers(wb: Workbench, turns: list[TurnData]) -> dict[int, Path]:
+    """Tune a reader on each half of the guides (``fold_of`` their sorted names, two groups) and have
+    each guide read by the one tuned on the other half: no guide is read by a reader that saw its labels."""
+    if wb.reranker is None or not wb.reranker.available:
+        raise CoachError("Tuning the reader needs the cross-encoder.", "Install the requirements (make install).")
+    questions = reader_questions(wb, turns)
+    group = fold_of(sorted(questions), READER_HALVES)
+    files = {
+        h: tune_half(wb, questions, [g for g in sorted(questions) if group[g] == h], h) for h in range(READER_HALVES)
+    }
+    readers = {h: MemoTunedCrossEncoder(wb.reranker.model_dir, f) for h, f in files.items()}
+    wb.readers = {gs.name: readers[(group[gs.name] + 1) % READER_HALVES] for gs in wb.sets if gs.name in group}
+    return files
+
+
+RESCORED = 12
+"""Candidates of a collected turn the tuned reader reads (``rescored``): the first stage's best 12,
+twice the pool, so that the first stage of every fold finds its pool among them."""
+
+
+def rescored(wb: Workbench, turns: list[TurnData]) -> list[TurnData]:
+    """``turns`` (collected with the shipped reader) with their ``logit`` column read by each guide's
+    reader in ``wb.readers``: the ``RESCORED`` candidates the first stage fitted on all of them ranks
+    best, and the right ones (whose logits the model keeps as its examples'); the rest, which no
+    pool reads, score 1 below the lowest of those."""
+    from coach.features import CANDIDATE_FEATURES, FIRST_STAGE
+    from coach.train import examples_of, fit_linear, with_adapted, with_prior, with_votes
+
+    made = examples_of(turns)
+    seen, _ = with_adapted(turns)
+    seen, _ = with_prior(with_votes(seen, made))
+    useful = [t for t in seen if not t.abstain and t.labels.any()]
+    first = fit_linear(
+        np.vstack([t.rows for t in useful]), np.concatenate([t.labels for t in useful]), FIRST_STAGE, CANDIDATE_FEATURES
+    )
+    logit = CANDIDATE_FEATURES.index("logit")
+    read = reader_texts(wb)
+    out = []
+    for n, (t, s) in enumerate(zip(turns, seen, strict=True)):
+        reader = wb.readers.get(t.guide)
+        if reader is None or not t.reranked or not len(t.rows):
+            out.append(t)
+            continue
+        pick = np.argsort(-first.decision(s.rows, CANDIDATE_FEATURES), kind="stable")[:RESCORED]
+        pick = np.union1d(pick, np.flatnonzero(t.labels)) if not t.abstain else pick
+        scores = reader.score(t.query, [read[t.guide].get(t.texts[i], t.texts[i]) for i in pick])
+        rows = t.rows.copy()
+        rows[:, logit] = float(scores.min()) - 1.0
+        rows[pick, logit] = scores
+        out.append(t.model_copy(update={"rows": rows}))
+        if n % 500 == 0:
+            wb.log(f"read {n}/{len(turns)} turns with the tuned readers")
+    return out
+
+
+def train(wb: Workbench, tuned: bool = False, turns: list[TurnData] | None = None) -> tuple[AnswerModel, Path | None]:
+    """The answer model fitted on every guide of the workbench (on ``turns`` when a collection is
+    given); with ``tuned``, fitted on turns read by the cross-fitted tuned readers, and the reader
+    it ships with: the one tuned on half 0, which, like those it was fitted with, never saw the
+    guides it will read."""
+    turns = turns if turns is not None else wb.collect()
+    if not tuned:
+        return finish(fit_model(turns, wb.log), wb.sets), None
+    files = cross_fit_readers(wb, turns)
+    turns = rescored(wb, turns)
+    return finish(fit_model(turns, wb.log), wb.sets), files[0]
 
 
 def fold_of(names: list[str], folds: int | None) -> dict[str, int]:
@@ -130,15 +268,38 @@ def fold_of(names: list[str], folds: int | None) -> dict[str, int]:
     return {name: i % k for i, name in enumerate(names)}
 
 
+def write_trained(model: AnswerModel, tuned: Path | None, out: Path) -> None:
+    """Write the model to ``out`` and the tuned reader it was fitted with (if any) beside it, as
+    ``out``'s name with ``.reader.safetensors``, named in the model with its sha256."""
+    import shutil
+
+    from coach.model import ReaderRef
+    from coach.reader import file_sha256, read_adapter
+    from coach.train import write_model
+
+    if tuned is not None:
+        beside = out.with_suffix(".reader.safetensors")
+        shutil.copyfile(tuned, beside)
+        guides = read_adapter(beside)[1].get("guides", "")
+        model = model.model_copy(
+            update={"reader": ReaderRef(file=beside.name, sha256=file_sha256(beside), trained_on=guides.split(","))}
+        )
+    write_model(model, out)
+
+
 def evaluate_sets(
-    wb: Workbench, model: AnswerModel | None, cv: bool, folds: int | None = None
+    wb: Workbench, model: AnswerModel | None, cv: bool, folds: int | None = None, tuned: bool = False
 ) -> tuple[list[GuideRun], GuideRun]:
     """Per-guide and pooled runs; with ``cv`` each guide is answered by a model fitted without it.
 
     With ``folds`` the guides are held out that many groups at a time (each
     model fitted without its whole group): fewer fits, and a stricter test.
+    With ``cv`` and ``tuned`` every guide is read by a reader tuned without it (``cross_fit_readers``).
     """
     turns = wb.collect() if cv else []
+    if cv and tuned:
+        cross_fit_readers(wb, turns)
+        turns = rescored(wb, turns)
     group = fold_of([gs.name for gs in wb.sets], folds)
     last = {k: max(i for i, gs in enumerate(wb.sets) if group[gs.name] == k) for k in set(group.values())}
     fitted: dict[int, AnswerModel] = {}  # a group's model, kept until its last guide has run

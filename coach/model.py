@@ -26,7 +26,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 from coach.errors import ModelError
 from coach.examples import Example, ExampleVectors
@@ -129,6 +129,15 @@ class Thresholds(BaseModel):
     """Extra units stop at this many words in all."""
 
 
+class ReaderRef(BaseModel):
+    """The tuned reader (``coach.reader``) an answer model was fitted with: a file beside it."""
+
+    file: str
+    sha256: str
+    trained_on: list[str] = []
+    """The guides it was tuned on."""
+
+
 class AnswerModel(BaseModel):
     version: int
     first: Linear
@@ -163,6 +172,12 @@ class AnswerModel(BaseModel):
     """Leave-one-guide-out figures from the training run, for reference."""
     created: str = ""
     libraries: dict[str, str] = {}
+    reader: ReaderRef | None = None
+    """The tuned cross-encoder it reads with (None: the shipped one, as installed)."""
+    _folder: Path = PrivateAttr(default=DEFAULT_MODEL_FILE.parent)
+
+    def reader_file(self) -> Path | None:
+        return self._folder / self.reader.file if self.reader is not None else None
 
 
 @lru_cache(maxsize=4)
@@ -194,4 +209,5 @@ def load_model(path: str | None = None) -> AnswerModel:
             f"The answer model file {p} was fitted on features this coach no longer computes ({', '.join(stale[:3])}).",
             "Run: python -m coach train",
         )
+    model._folder = p.resolve().parent
     return model

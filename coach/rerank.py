@@ -61,10 +61,12 @@ class OnnxModel:
         # No spinning threads after a run: on a 2-core machine they slow the model that runs
         # next (dev questions on the seed guide, warm: p50 161 ms spinning, 140 ms not).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            str(self.model_dir / "model.onnx"), opts, providers=["CPUExecutionProvider"]
-        )
+        self._session = ort.InferenceSession(self._model_source(), opts, providers=["CPUExecutionProvider"])
         return True
+
+    def _model_source(self) -> str | bytes:
+        """The graph onnxruntime opens: its file, or (``coach.reader``) an edited copy's bytes."""
+        return str(self.model_dir / "model.onnx")
 
 
 class CrossEncoder(OnnxModel):

@@ -19,6 +19,8 @@ from coach.embed import SentenceTransformerEmbedder
 from coach.errors import CoachError, CorruptIndexError, IndexMissingError, StaleIndexError
 from coach.index import Index, build_index, load_index, read_manifest, stale_reasons
 from coach.late import LateReader
+from coach.model import AnswerModel, load_model
+from coach.reader import tuned_reader
 from coach.rerank import CrossEncoder
 from coach.settings import Settings
 
@@ -70,10 +72,16 @@ def ensure_index(
     return load_index(settings, embedder.model_id)
 
 
-def open_models(settings: Settings) -> tuple[SentenceTransformerEmbedder, CrossEncoder | None]:
-    """The embedder and (if enabled and installed) the reranker, loaded and warmed up."""
+def open_models(
+    settings: Settings, model: AnswerModel | None = None
+) -> tuple[SentenceTransformerEmbedder, CrossEncoder | None]:
+    """The embedder and (if enabled and installed) the reranker ``model`` (default: the shipped
+    answer model) was fitted with, loaded and warmed up."""
     embedder = SentenceTransformerEmbedder(settings.model_path)
     reranker = CrossEncoder(settings.reranker_dir) if settings.use_reranker else None
+    model = model or load_model()
+    if reranker is not None and reranker.available and model.reader is not None:
+        reranker = tuned_reader(reranker, model.reader_file(), model.reader.sha256)
     if reranker is not None and reranker.available:
         reranker.warm_up()
         late = LateReader.beside(reranker.model_dir)  # the one every Coach of this process reads with

@@ -7,6 +7,7 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from coach.answer import Coach
@@ -638,3 +639,69 @@ def test_folds_that_cannot_be_run_are_one_clear_sentence(argv, says, capsys, tmp
     assert main(["eval", "--sets", str(tmp_path / "sets.json"), *argv]) == 2  # a usage error
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
+
+
+def test_tuned_readers_never_read_a_guide_they_were_tuned_on(monkeypatch, tmp_path):
+    """`coach train --reader tuned` / `coach eval --cv --reader tuned`: each guide is read by the
+    reader tuned on the other half of the guides."""
+    from types import SimpleNamespace
+
+    import coach.experiment as experiment
+
+    sets, _ = load_sets(ROOT / "eval" / "sets.json")
+    names = [gs.name for gs in sets]
+    tuned_on: dict[str, list[str]] = {}
+
+    def tune(wb, questions, guides, half):
+        tuned_on[f"half{half}"] = guides
+        return tmp_path / f"half{half}"
+
+    monkeypatch.setattr(experiment, "reader_questions", lambda wb, turns: {n: [] for n in names})
+    monkeypatch.setattr(experiment, "tune_half", tune)
+    monkeypatch.setattr(experiment, "MemoTunedCrossEncoder", lambda model_dir, file: file.name)
+    wb = SimpleNamespace(sets=sets, reranker=SimpleNamespace(available=True, model_dir="m"), readers={})
+    experiment.cross_fit_readers(wb, [])
+    assert set(wb.readers) == set(names)
+    assert sorted(tuned_on["half0"] + tuned_on["half1"]) == sorted(names)
+    assert abs(len(tuned_on["half0"]) - len(tuned_on["half1"])) <= 1
+    for name, reader in wb.readers.items():
+        assert name not in tuned_on[reader]
+
+
+def test_a_collection_is_reread_by_each_guides_tuned_reader(monkeypatch):
+    """``rescored``: the first stage's best candidates and the right ones get the guide's reader's
+    logit; the rest, which no pool reads, score below all of them; a guide without one is untouched."""
+    from types import SimpleNamespace
+
+    import coach.experiment as experiment
+    from coach.features import CANDIDATE_FEATURES
+    from tests.conftest import labelled_turn
+
+    rng = np.random.default_rng(0)
+    logit, bm25 = CANDIDATE_FEATURES.index("logit"), CANDIDATE_FEATURES.index("bm25")
+    turns = []
+    for g in ("a", "b"):
+        for k in range(6):
+            labels = np.zeros(30, dtype=bool)
+            labels[[3, 25]] = True  # 25 is far down the first stage's order
+            t = labelled_turn(g, str(k), rng.normal(size=8), labels)
+            rows = t.rows.copy()
+            rows[:, bm25] = np.linspace(1, 0, 30) + rng.normal(scale=0.01, size=30)
+            rows[:, logit] = 5.0
+            turns.append(t.model_copy(update={"rows": rows, "reranked": True, "query": f"q{k}"}))
+
+    class Reader:
+        def score(self, query, texts):
+            return np.asarray([float(x.split()[-1]) for x in texts])
+
+    wb = SimpleNamespace(readers={"a": Reader()}, log=lambda _: None)
+    monkeypatch.setattr(experiment, "reader_texts", lambda wb: {"a": {}, "b": {}})
+    out = experiment.rescored(wb, turns)
+    for t, o in zip(turns, out, strict=True):
+        if t.guide == "b":
+            assert np.array_equal(o.rows, t.rows)
+            continue
+        read = o.rows[:, logit] != o.rows[:, logit].min()
+        assert read.sum() == experiment.RESCORED + 1 and read[25] and read[3]  # the pool's twice, and the right ones
+        assert np.array_equal(o.rows[read, logit], np.flatnonzero(read).astype(float))
+        assert o.rows[~read, logit].max() == o.rows[read, logit].min() - 1

@@ -1,0 +1,106 @@
+"""The tuned reader: side paths in the shipped cross-encoder graph, its file, and who reads with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from coach.errors import ModelError
+from coach.model import DEFAULT_MODEL_FILE, ReaderRef, load_model
+from coach.reader import ADAPTER_FORMAT, TunedCrossEncoder, file_sha256, training_groups, tune_adapter
+from coach.rerank import CrossEncoder
+from coach.settings import default_reranker_dir
+
+SRC = Path(default_reranker_dir())
+QUESTION = "How much do these techs make?"
+MEDIAN = "Median Salary $47,190 USD (U.S. national median, May 2023)"
+EXAMPLE = "For example, a technician in California might earn USD 70,000."
+OTHER = "Network with professionals in the healthcare IT field."
+QUERY = "What are the main duties of a health information technician?"
+
+pytestmark = pytest.mark.skipif(not (SRC / "model.onnx").is_file(), reason="the cross-encoder is not installed")
+
+
+def write_reader(path: Path, tensors: dict[str, np.ndarray], fmt: str = ADAPTER_FORMAT) -> Path:
+    save_file(tensors, str(path), metadata={"format": fmt, "base_sha256": file_sha256(SRC / "model.onnx")})
+    return path
+
+
+def side_pair(rank: int = 2, scale: float = 0.0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    key = "bert.encoder.layer.11.output.dense.weight"
+    return {
+        key + ".lora_a": rng.normal(size=(1536, rank)).astype(np.float16),
+        key + ".lora_b": (scale * rng.normal(size=(rank, 384))).astype(np.float16),
+    }
+
+
+def test_untuned_side_paths_read_as_shipped(tmp_path: Path) -> None:
+    reader = TunedCrossEncoder(SRC, write_reader(tmp_path / "r.safetensors", side_pair(scale=0.0)))
+    texts = [MEDIAN, EXAMPLE, OTHER]
+    assert np.allclose(reader.score(QUESTION, texts), CrossEncoder(str(SRC)).score(QUESTION, texts), atol=1e-4)
+    moved = TunedCrossEncoder(SRC, write_reader(tmp_path / "m.safetensors", side_pair(scale=0.05)))
+    assert not np.allclose(moved.score(QUESTION, texts), reader.score(QUESTION, texts), atol=1e-3)
+
+
+def test_tuning_raises_the_labelled_answer(tmp_path: Path) -> None:
+    """Labels that prefer the national median over the California example move the median up."""
+    texts = [MEDIAN, EXAMPLE, OTHER, "Learn SQL.", "Hospitals hire them.", "Certification helps.", "Apply online."]
+    labels = np.array([True] + [False] * 6)
+    logits = np.arange(7.0)[::-1].copy()
+    logits[1] = 9.0  # the shipped reader's favourite wrong answer
+    groups = training_groups([(QUESTION, texts, labels, logits)] * 24)
+    assert all(g[1][0] == MEDIAN and g[1][1] == EXAMPLE for g in groups)
+    out = tune_adapter(SRC, groups, tmp_path / "t.safetensors", {"guides": "test"}, lambda m: None, threads=2)
+    before = CrossEncoder(str(SRC)).score(QUESTION, [MEDIAN, EXAMPLE])
+    after = TunedCrossEncoder(SRC, out).score(QUESTION, [MEDIAN, EXAMPLE])
+    assert after[0] - after[1] > before[0] - before[1] + 1.0
+
+
+def test_unusable_reader_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="missing"):
+        TunedCrossEncoder(SRC, tmp_path / "absent.safetensors")
+    (tmp_path / "bad.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(ModelError, match="damaged"):
+        TunedCrossEncoder(SRC, tmp_path / "bad.safetensors")
+    with pytest.raises(ModelError, match="not one this coach reads"):
+        TunedCrossEncoder(SRC, write_reader(tmp_path / "old.safetensors", side_pair(), fmt="0"))
+    foreign = {"bert.encoder.layer.99.output.dense.weight.lora_a": np.zeros((4, 2), np.float16)}
+    foreign["bert.encoder.layer.99.output.dense.weight.lora_b"] = np.zeros((2, 4), np.float16)
+    reader = TunedCrossEncoder(SRC, write_reader(tmp_path / "foreign.safetensors", foreign))
+    with pytest.raises(ModelError, match="does not have") as exc:
+        reader.score(QUESTION, [MEDIAN])
+    assert "python -m coach train" in exc.value.hint
+
+
+def test_coach_reads_with_its_models_reader(tmp_path: Path, real_coach, real_settings) -> None:  # noqa: ANN001
+    from coach.answer import Coach
+    from coach.service import open_models
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    reader_file = write_reader(folder / "answer_model.reader.safetensors", side_pair(scale=0.05))
+    model = load_model(str(DEFAULT_MODEL_FILE)).model_copy(
+        update={"reader": ReaderRef(file=reader_file.name, sha256=file_sha256(reader_file))}
+    )
+    (folder / "answer_model.json").write_text(model.model_dump_json(), encoding="utf-8")
+    model = load_model(str(folder / "answer_model.json"))
+    coach = Coach(real_coach.index, real_coach.embedder, real_coach.reranker, model)
+    assert isinstance(coach.reader(), TunedCrossEncoder) and coach.reader().sha256 == model.reader.sha256
+    assert coach.ask("What does a health information technician do?").sentences
+
+    _, warmed = open_models(real_settings, model)
+    assert warmed is coach.reader()  # one session per reader file in a process
+
+    changed = tmp_path / "changed"  # the reader file was replaced after the model was fitted
+    changed.mkdir()
+    written = write_reader(changed / "answer_model.reader.safetensors", side_pair(scale=0.1))
+    ref = ReaderRef(file=written.name, sha256=file_sha256(written))
+    (changed / "answer_model.json").write_text(model.model_copy(update={"reader": ref}).model_dump_json())
+    write_reader(written, side_pair(scale=0.2))
+    other = load_model(str(changed / "answer_model.json"))
+    with pytest.raises(ModelError, match="not the one the answer model was fitted with"):
+        Coach(real_coach.index, real_coach.embedder, real_coach.reranker, other).reader()
