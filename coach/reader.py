@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -202,6 +203,7 @@ def _graph_sha(path: str) -> str:
 
 
 _TUNED: dict[tuple[str, str], TunedCrossEncoder] = {}
+_TUNED_LOCK = threading.Lock()
 
 
 def tuned_reader(base: CrossEncoder, adapter: Path, sha256: str) -> CrossEncoder:
@@ -210,15 +212,16 @@ def tuned_reader(base: CrossEncoder, adapter: Path, sha256: str) -> CrossEncoder
     if getattr(base, "sha256", None) == sha256:
         return base
     key = (str(base.model_dir), sha256)
-    if key not in _TUNED:
-        reader = TunedCrossEncoder(base.model_dir, adapter, base.threads)
-        if reader.sha256 != sha256:
-            raise ModelError(
-                f"The tuned reader file {adapter} is not the one the answer model was fitted with.",
-                "Run: python -m coach train --reader tuned",
-            )
-        _TUNED[key] = reader
-    return _TUNED[key]
+    with _TUNED_LOCK:  # app threads opening their first coach at once share one session
+        if key not in _TUNED:
+            reader = TunedCrossEncoder(base.model_dir, adapter, base.threads)
+            if reader.sha256 != sha256:
+                raise ModelError(
+                    f"The tuned reader file {adapter} is not the one the answer model was fitted with.",
+                    "Run: python -m coach train --reader tuned",
+                )
+            _TUNED[key] = reader
+        return _TUNED[key]
 
 
 # ---------------------------------------------------------------------------------------------
