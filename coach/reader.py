@@ -329,12 +329,11 @@ def tune_adapter(
     torch.manual_seed(seed)
     torch.set_num_threads(threads or int(os.environ.get("COACH_THREADS", "2")))
     model = float_reader(model_dir)
-    import onnx
-
-    names = [k.removesuffix(".weight") for _, _, k in matrix_products(onnx.load(str(model_dir / "model.onnx")).graph)]
+    names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]  # the graph's int8 products
     for p in model.parameters():
         p.requires_grad = False
     vectors = {k: p for k, p in model.named_parameters() if p.ndim == 1 and not k.startswith("bert.embeddings.")}
+    start = {k: p.detach().clone() for k, p in vectors.items()}
     for p in vectors.values():
         p.requires_grad = True
     sides = _add_side_paths(model, names, rank)
@@ -373,14 +372,13 @@ def tune_adapter(
         if s % 50 == 0 or s == steps - 1:
             mean, losses = float(np.mean(losses)), []
             log(f"tuning the reader: step {s + 1}/{steps}, mean loss {mean:.3f} ({time.monotonic() - t0:.0f} s)")
-    base = float_reader(model_dir).state_dict()
     tensors: dict[str, np.ndarray] = {}
     with torch.no_grad():
         for name, side in sides.items():
             tensors[name + ".weight.lora_a"] = side.a.numpy().astype(np.float16)
             tensors[name + ".weight.lora_b"] = (side.b * (ALPHA / rank)).numpy().astype(np.float16)
         for k, p in vectors.items():
-            if not torch.equal(p, base[k]):
+            if not torch.equal(p, start[k]):
                 tensors[k] = p.numpy().astype(np.float32)
     out.parent.mkdir(parents=True, exist_ok=True)
     info = {
