@@ -90,6 +90,13 @@ def test_coach_reads_with_its_models_reader(tmp_path: Path, real_coach, real_set
     model = load_model(str(folder / "answer_model.json"))
     coach = Coach(real_coach.index, real_coach.embedder, real_coach.reranker, model)
     assert isinstance(coach.reader(), TunedCrossEncoder) and coach.reader().sha256 == model.reader.sha256
+    a = coach.analyze("What does a health information technician do?", [])
+    read = [c for c in a.candidates if c.logit is not None]
+    logits, contexts = np.array([c.logit for c in read]), [c.context for c in read]
+    assert read and np.allclose(
+        logits, coach.reader().score(a.res.query, contexts), atol=1e-4
+    )  # the answer read with it
+    assert not np.allclose(logits, real_coach.reranker.score(a.res.query, contexts), atol=1e-3)
     assert coach.ask("What does a health information technician do?").sentences
 
     _, warmed = open_models(real_settings, model)
