@@ -137,23 +137,16 @@ def check(model_dir: Path) -> None:
 
 
 def contexts(turns: list[TurnData]) -> dict[str, dict[str, str]]:
-    """Each guide's unit texts -> what the cross-encoder reads for them (``chunk.unit_context``)."""
-    from coach.chunk import unit_context
+    """Each guide's unit texts -> what the cross-encoder reads for them (``experiment.reader_texts``)."""
     from coach.evaluate import load_sets
-    from coach.experiment import Workbench
+    from coach.experiment import Workbench, reader_texts
     from coach.settings import Settings
 
     names = {t.guide for t in turns}
     sets, _ = load_sets(ROOT / "eval" / "sets.json")
-    wb = Workbench([g for g in sets if g.name in names], ROOT / ".cache" / "eval", Settings(), lambda m: None)
-    out: dict[str, dict[str, str]] = {}
-    for name, ix in wb.indexes.items():
-        d: dict[str, str] = {}
-        for p in ix.passages:
-            for u in p.units:
-                d.setdefault(u.text, unit_context(p, u))
-        out[name] = d
-    return out
+    return reader_texts(
+        Workbench([g for g in sets if g.name in names], ROOT / ".cache" / "eval", Settings(), lambda m: None)
+    )
 
 
 def tune(
