@@ -164,9 +164,9 @@ def reader_questions(
     return out
 
 
-def tune_half(wb: Workbench, questions: dict[str, list], names: list[str], half: int) -> Path:
+def tune_reader(wb: Workbench, questions: dict[str, list], names: list[str], label: str) -> Path:
     """The reader tuned on the ``questions`` (``reader_questions``) of the guides ``names``, kept in
-    the cache folder under a digest of what it was tuned on and how (reused when the same)."""
+    the cache folder as ``label``-digest of what it was tuned on and how (reused when the same)."""
     import hashlib
     import json
 
@@ -178,26 +178,27 @@ def tune_half(wb: Workbench, questions: dict[str, list], names: list[str], half:
     base = Path(wb.reranker.model_dir) / "model.onnx"
     how = [reader.file_sha256(base), reader.RANK, reader.ALPHA, reader.LEARNING_RATE, reader.TRAIN_TOKENS, groups]
     digest = hashlib.sha256(json.dumps(how).encode()).hexdigest()[:16]
-    out = wb.cache / "readers" / f"half{half}-{digest}.safetensors"
+    out = wb.cache / "readers" / f"{label}-{digest}.safetensors"
     if out.is_file():
-        wb.log(f"tuned reader for half {half} ({len(names)} guides) reused from {out}")
+        wb.log(f"tuned reader {label} ({len(names)} guides) reused from {out}")
         return out
-    wb.log(f"tuning the reader on half {half}: {len(names)} guides, {len(groups)} questions")
+    wb.log(f"tuning reader {label}: {len(names)} guides, {len(groups)} questions")
     tmp = out.with_name(out.name + ".tmp")
     reader.tune_adapter(Path(wb.reranker.model_dir), groups, tmp, {"guides": ",".join(names)}, wb.log)
     tmp.replace(out)
     return out
 
 
-def cross_fit_readers(wb: Workbench, turns: list[TurnData]) -> dict[int, Path]:
-    """Tune a reader on each half of the guides (``fold_of`` their sorted names, two groups) and have
-    each guide read by the one tuned on the other half: no guide is read by a reader that saw its labels."""
+def cross_fit_readers(wb: Workbench, questions: dict[str, list]) -> dict[int, Path]:
+    """Tune a reader on each half of the guides' ``questions`` (``reader_questions``; ``fold_of``
+    their sorted names, two groups) and have each guide read by the one tuned on the other half: no
+    guide is read by a reader that saw its labels."""
     if wb.reranker is None or not wb.reranker.available:
         raise CoachError("Tuning the reader needs the cross-encoder.", "Install the requirements (make install).")
-    questions = reader_questions(wb, turns)
     group = fold_of(sorted(questions), READER_HALVES)
     files = {
-        h: tune_half(wb, questions, [g for g in sorted(questions) if group[g] == h], h) for h in range(READER_HALVES)
+        h: tune_reader(wb, questions, [g for g in sorted(questions) if group[g] == h], f"half{h}")
+        for h in range(READER_HALVES)
     }
     readers = {h: MemoTunedCrossEncoder(wb.reranker.model_dir, f) for h, f in files.items()}
     wb.readers = {gs.name: readers[(group[gs.name] + 1) % READER_HALVES] for gs in wb.sets if gs.name in group}
@@ -246,15 +247,16 @@ def rescored(wb: Workbench, turns: list[TurnData]) -> list[TurnData]:
 
 def train(wb: Workbench, tuned: bool = False, turns: list[TurnData] | None = None) -> tuple[AnswerModel, Path | None]:
     """The answer model fitted on every guide of the workbench (on ``turns`` when a collection is
-    given); with ``tuned``, fitted on turns read by the cross-fitted tuned readers, and the reader
-    it ships with: the one tuned on half 0, which, like those it was fitted with, never saw the
-    guides it will read."""
+    given); with ``tuned``, fitted on turns read by the cross-fitted tuned readers (each guide by one
+    that never saw its labels, as a new guide will be read), and the reader it ships with: one tuned
+    on every guide's labels, the halves' recipe on twice their data."""
     turns = turns if turns is not None else wb.collect()
     if not tuned:
         return finish(fit_model(turns, wb.log), wb.sets), None
-    files = cross_fit_readers(wb, turns)
-    turns = rescored(wb, turns)
-    return finish(fit_model(turns, wb.log), wb.sets), files[0]
+    questions = reader_questions(wb, turns)
+    cross_fit_readers(wb, questions)
+    model = finish(fit_model(rescored(wb, turns), wb.log), wb.sets)
+    return model, tune_reader(wb, questions, sorted(questions), "all")
 
 
 def fold_of(names: list[str], folds: int | None) -> dict[str, int]:
@@ -269,22 +271,25 @@ def fold_of(names: list[str], folds: int | None) -> dict[str, int]:
 
 
 def write_trained(model: AnswerModel, tuned: Path | None, out: Path) -> None:
-    """Write the model to ``out`` and the tuned reader it was fitted with (if any) beside it, as
-    ``out``'s name with ``.reader.safetensors``, named in the model with its sha256."""
+    """Write the model to ``out`` and the tuned reader it reads with (if any) beside it, as
+    ``out``'s name with ``.reader.safetensors``, named in the model with its sha256 (without one, a
+    reader file left there by an earlier model is removed)."""
     import shutil
 
     from coach.model import ReaderRef
     from coach.reader import file_sha256, read_adapter
     from coach.train import write_model
 
+    beside = out.with_suffix(".reader.safetensors")
     if tuned is not None:
-        beside = out.with_suffix(".reader.safetensors")
         shutil.copyfile(tuned, beside)
         guides = read_adapter(beside)[1].get("guides", "")
         model = model.model_copy(
             update={"reader": ReaderRef(file=beside.name, sha256=file_sha256(beside), trained_on=guides.split(","))}
         )
     write_model(model, out)
+    if tuned is None:
+        beside.unlink(missing_ok=True)
 
 
 def evaluate_sets(
@@ -298,7 +303,7 @@ def evaluate_sets(
     """
     turns = wb.collect() if cv else []
     if cv and tuned:
-        cross_fit_readers(wb, turns)
+        cross_fit_readers(wb, reader_questions(wb, turns))
         turns = rescored(wb, turns)
     group = fold_of([gs.name for gs in wb.sets], folds)
     last = {k: max(i for i, gs in enumerate(wb.sets) if group[gs.name] == k) for k in set(group.values())}

@@ -130,7 +130,8 @@ class Thresholds(BaseModel):
 
 
 class ReaderRef(BaseModel):
-    """The tuned reader (``coach.reader``) an answer model was fitted with: a file beside it."""
+    """The tuned reader (``coach.reader``) an answer model reads with: a file beside it (the model's
+    features were read by readers tuned like it on the guides' halves, ``experiment.train``)."""
 
     file: str
     sha256: str
@@ -173,7 +174,7 @@ class AnswerModel(BaseModel):
     created: str = ""
     libraries: dict[str, str] = {}
     reader: ReaderRef | None = None
-    """The tuned cross-encoder it reads with (None: the shipped one, as installed)."""
+    """The tuned cross-encoder it reads with (None: the cross-encoder as installed)."""
     _folder: Path = PrivateAttr(default=DEFAULT_MODEL_FILE.parent)
 
     def reader_file(self) -> Path | None:

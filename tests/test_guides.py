@@ -572,6 +572,8 @@ def test_the_held_out_guides_never_fitted_the_shipped_model():
     assert len(held) == 3 * len(sets) and len(sets) >= 6
     for part in range(3):  # no held-out guide's name, no file name, no file's content
         assert not {h[part] for h in held} & {f[part] for f in fitted}
+    if model.get("reader"):  # nor was the reader it ships with tuned on one of them
+        assert set(model["reader"]["trained_on"]) <= {f[0] for f in fitted}
 
 
 def test_cv_folds_never_answer_a_guide_with_a_model_that_saw_it(monkeypatch):
@@ -652,15 +654,14 @@ def test_tuned_readers_never_read_a_guide_they_were_tuned_on(monkeypatch, tmp_pa
     names = [gs.name for gs in sets]
     tuned_on: dict[str, list[str]] = {}
 
-    def tune(wb, questions, guides, half):
-        tuned_on[f"half{half}"] = guides
-        return tmp_path / f"half{half}"
+    def tune(wb, questions, guides, label):
+        tuned_on[label] = guides
+        return tmp_path / label
 
-    monkeypatch.setattr(experiment, "reader_questions", lambda wb, turns: {n: [] for n in names})
-    monkeypatch.setattr(experiment, "tune_half", tune)
+    monkeypatch.setattr(experiment, "tune_reader", tune)
     monkeypatch.setattr(experiment, "MemoTunedCrossEncoder", lambda model_dir, file: file.name)
     wb = SimpleNamespace(sets=sets, reranker=SimpleNamespace(available=True, model_dir="m"), readers={})
-    experiment.cross_fit_readers(wb, [])
+    experiment.cross_fit_readers(wb, {n: [] for n in names})
     assert set(wb.readers) == set(names)
     assert sorted(tuned_on["half0"] + tuned_on["half1"]) == sorted(names)
     assert abs(len(tuned_on["half0"]) - len(tuned_on["half1"])) <= 1

@@ -111,3 +111,42 @@ def test_coach_reads_with_its_models_reader(tmp_path: Path, real_coach, real_set
     other = load_model(str(changed / "answer_model.json"))
     with pytest.raises(ModelError, match="not the one the answer model was fitted with"):
         Coach(real_coach.index, real_coach.embedder, real_coach.reranker, other).reader()
+
+
+def test_training_ships_a_reader_tuned_on_every_guide(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """`coach train`: the model is fitted on turns read by the cross-fitted halves; the reader
+    written beside it was tuned on every guide's labels; an installed-reader refit removes it."""
+    from types import SimpleNamespace
+
+    import coach.experiment as experiment
+
+    names = ["a", "b", "c"]
+    calls: dict[str, object] = {}
+    monkeypatch.setattr(experiment, "reader_questions", lambda wb, turns: {n: [] for n in names})
+    monkeypatch.setattr(experiment, "cross_fit_readers", lambda wb, q: calls.setdefault("halves", sorted(q)))
+    monkeypatch.setattr(experiment, "rescored", lambda wb, turns: [*turns, "re-read"])
+    monkeypatch.setattr(experiment, "fit_model", lambda turns, log: calls.setdefault("fitted", turns))
+    monkeypatch.setattr(experiment, "finish", lambda model, sets: load_model(str(DEFAULT_MODEL_FILE)))
+
+    def tune(wb, questions, guides, label):  # noqa: ANN001
+        calls["tuned"] = (label, guides)
+        path = tmp_path / f"{label}.safetensors"
+        save_file(side_pair(), str(path), metadata={"format": ADAPTER_FORMAT, "guides": ",".join(guides),
+                                                      "base_sha256": file_sha256(SRC / "model.onnx")})  # fmt: skip
+        return path
+
+    monkeypatch.setattr(experiment, "tune_reader", tune)
+    wb = SimpleNamespace(sets=[], log=lambda _: None)
+    model, reader_file = experiment.train(wb, tuned=True, turns=["t"])
+    assert calls == {"halves": names, "fitted": ["t", "re-read"], "tuned": ("all", names)}
+
+    out = tmp_path / "model" / "answer_model.json"
+    out.parent.mkdir()
+    experiment.write_trained(model, reader_file, out)
+    written = load_model(str(out))
+    assert written.reader.trained_on == names and (out.parent / written.reader.file).is_file()
+    assert TunedCrossEncoder(SRC, written.reader_file()).sha256 == written.reader.sha256  # it loads
+
+    experiment.write_trained(load_model(str(DEFAULT_MODEL_FILE)).model_copy(update={"reader": None}), None, out)
+    load_model.cache_clear()  # the same path, written again
+    assert load_model(str(out)).reader is None and not (out.parent / "answer_model.reader.safetensors").exists()
