@@ -467,9 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", default=None, help="answer model file (default: the shipped coach/answer_model.json)")
     p.add_argument(
-        "--reader", choices=("shipped", "tuned"), default="shipped",
-        help="with --cv: tuned reads every guide with a cross-encoder fine-tuned on the half of the guides without "
-        "it (tuned once per half, kept in --cache; default shipped: the one installed, as the shipped model)",
+        "--reader", choices=("tuned", "installed"), default="tuned",
+        help="with --cv: tuned (default, as the shipped model reads) reads every guide with a cross-encoder "
+        "fine-tuned on the half of the guides without it (about 30 min a half on 2 cores the first time, kept in "
+        "--cache); installed: the cross-encoder as installed",
     )  # fmt: skip
     p.add_argument("--failures", action="store_true", help="list every wrong turn")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -479,10 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", help="more QUESTIONS.jsonl=GUIDE.txt pairs")
     p.add_argument("--out", default=str(Path(__file__).with_name("answer_model.json")), help="model file to write")
     p.add_argument(
-        "--reader", choices=("shipped", "tuned"), default="shipped",
-        help="tuned: also fine-tune the cross-encoder on the labelled guides, one reader per half (about 30 min "
-        "each on 2 cores, kept in --cache), and write the half-0 one beside the model as OUT's name with "
-        ".reader.safetensors (default shipped: the cross-encoder as installed, as the shipped model was fitted)",
+        "--reader", choices=("tuned", "installed"), default="tuned",
+        help="tuned (default, as the shipped model): also fine-tune the cross-encoder on the labelled guides: one "
+        "reader per half, each guide's features read by the half without it (about 30 min a half on 2 cores), and "
+        "one on all guides, written beside the model as OUT's name with .reader.safetensors (about 45 min; all "
+        "kept in --cache); installed: fit on the cross-encoder as installed, no reader file",
     )  # fmt: skip
     p.set_defaults(func=cmd_train)
 
