@@ -1,4 +1,4 @@
-"""What fine-tuning the cross-encoder on labelled career guides adds (issue 8; measured, not shipped).
+"""What fine-tuning the cross-encoder on labelled career guides adds (issue 8; the measurements behind `coach/reader.py`, which ships since stop 45).
 
     .venv/bin/python benchmarks/finetune_reranker.py convert /tmp/msm          # ~10 s
     .venv/bin/python benchmarks/finetune_reranker.py tune --turns T.pkl --model /tmp/msm --half 0 --out S0.pkl

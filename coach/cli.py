@@ -361,8 +361,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             "No labelled guides were found to train on.",
             "Pass --sets eval/sets.json (with ../shared beside the project).",
         )
-    wb = Workbench(sets, Path(args.cache), _settings(args), _log)
-    model, tuned = train(wb, tuned=args.reader == "tuned" and wb.reranker is not None)  # no reader, none to tune
+    settings = _settings(args)
+    if args.reader == "tuned" and not settings.use_reranker:  # a model fitted without it must not pass for one
+        raise CoachError(
+            "Tuning the reader needs the cross-encoder, which is switched off.",
+            "Unset COACH_RERANKER (or set it to 1), or pass --reader installed.",
+        )
+    wb = Workbench(sets, Path(args.cache), settings, _log)
+    model, tuned = train(wb, tuned=args.reader == "tuned")
     out = Path(args.out)
     write_trained(model, tuned, out)
     print(

@@ -56,7 +56,7 @@ class Memo:
 
 
 class MemoCrossEncoder(Memo, CrossEncoder):
-    """The shipped cross-encoder, remembering."""
+    """The installed cross-encoder, remembering."""
 
 
 class MemoTunedCrossEncoder(Memo, TunedCrossEncoder):
@@ -150,7 +150,7 @@ def reader_questions(
     wb: Workbench, turns: list[TurnData]
 ) -> dict[str, list[tuple[str, list[str], np.ndarray, np.ndarray]]]:
     """Per guide, its in-scope labelled turns as the reader sees them: the query, the text read for
-    each candidate, which are right, and the shipped reader's logits."""
+    each candidate, which are right, and the installed reader's logits."""
     from coach.features import CANDIDATE_FEATURES
 
     logit = CANDIDATE_FEATURES.index("logit")
@@ -211,7 +211,7 @@ twice the pool, so that the first stage of every fold finds its pool among them.
 
 
 def rescored(wb: Workbench, turns: list[TurnData]) -> list[TurnData]:
-    """``turns`` (collected with the shipped reader) with their ``logit`` column read by each guide's
+    """``turns`` (collected with the installed reader) with their ``logit`` column read by each guide's
     reader in ``wb.readers``: the ``RESCORED`` candidates the first stage fitted on all of them ranks
     best, and the right ones (whose logits the model keeps as its examples'); the rest, which no
     pool reads, score 1 below the lowest of those."""

@@ -1,8 +1,8 @@
-"""The cross-encoder tuned on labelled career guides: low-rank side paths in the shipped int8 graph.
+"""The cross-encoder tuned on labelled career guides: low-rank side paths in the installed int8 graph.
 
-The shipped reader (``coach.rerank``, ms-marco-MiniLM-L-12-v2 as an int8 ONNX
+The installed reader (``coach.rerank``, ms-marco-MiniLM-L-12-v2 as an int8 ONNX
 graph) was trained on web search queries, not on job seekers' questions about
-a guide. ``coach train --reader tuned`` fine-tunes it on the labelled guides
+a guide. ``coach train`` (``--reader tuned``, the default) fine-tunes it on the labelled guides
 and ships only the change, in a small file beside the answer model:
 
 * for each of the graph's 74 int8 matrix products ``x @ W``, a rank-``r``
@@ -16,8 +16,8 @@ than the int8 graph; the side paths cost about a fifth more time per batch.
 
 Training (``tune_adapter``) reads the int8 graph's weights into a float
 PyTorch BERT, adds trainable low-rank pairs beside every matrix (embeddings
-kept as shipped) and fits them with a listwise loss: each labelled question's
-right unit against seven wrong ones, five of them those the shipped reader
+kept as installed) and fits them with a listwise loss: each labelled question's
+right unit against seven wrong ones, five of them those the installed reader
 scores highest. Serving needs numpy, onnx, onnxruntime and safetensors; torch
 and transformers only train.
 """
@@ -103,7 +103,7 @@ def matrix_products(graph) -> list[tuple[object, object, str]]:  # noqa: ANN001
 
 
 def graph_with_adapter(model_file: Path, tensors: dict[str, np.ndarray]) -> bytes:
-    """The shipped graph with ``tensors`` (``NAME.lora_a``/``NAME.lora_b`` pairs and replaced
+    """The installed graph with ``tensors`` (``NAME.lora_a``/``NAME.lora_b`` pairs and replaced
     1-d weights, as ``tune_adapter`` writes them) built in, serialized for onnxruntime."""
     import onnx
     from onnx import helper, numpy_helper
@@ -136,7 +136,7 @@ def graph_with_adapter(model_file: Path, tensors: dict[str, np.ndarray]) -> byte
         if k not in inits or tuple(inits[k].dims) != v.shape:
             raise ModelError(
                 f"The tuned reader file names a weight the reranker graph does not have ({k}).",
-                "Run: python -m coach train --reader tuned (or train without --reader tuned).",
+                "Run: python -m coach train (or python -m coach train --reader installed).",
             )
         inits[k].CopyFrom(numpy_helper.from_array(np.asarray(v, dtype=np.float32), k))
         used.add(k)
@@ -144,7 +144,7 @@ def graph_with_adapter(model_file: Path, tensors: dict[str, np.ndarray]) -> byte
         unknown = sorted(set(tensors) - used)[0]
         raise ModelError(
             f"The tuned reader file names a matrix the reranker graph does not have ({unknown}).",
-            "Run: python -m coach train --reader tuned (or train without --reader tuned).",
+            "Run: python -m coach train (or python -m coach train --reader installed).",
         )
     g.initializer.extend(new_inits)
     nodes = [m for n in g.node for m in [n, *after.get(n.output[0], [])]]  # x comes before its Add
@@ -177,7 +177,7 @@ def read_adapter(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
 
 
 class TunedCrossEncoder(CrossEncoder):
-    """The shipped cross-encoder with a tuned reader file's side paths built in (at first use)."""
+    """The installed cross-encoder with a tuned reader file's side paths built in (at first use)."""
 
     label = "tuned reranker model"
 
@@ -273,7 +273,7 @@ def float_reader(model_dir: Path):  # noqa: ANN201 - a transformers BertForSeque
 
 
 def _add_side_paths(model, names: list[str], rank: int):  # noqa: ANN001, ANN202
-    """Trainable ``A``/``B`` beside each named ``nn.Linear`` (``B`` starts at 0: the model starts as shipped)."""
+    """Trainable ``A``/``B`` beside each named ``nn.Linear`` (``B`` starts at 0: the model starts as installed)."""
     import torch
 
     class Side(torch.nn.Module):
@@ -300,8 +300,8 @@ def _add_side_paths(model, names: list[str], rank: int):  # noqa: ANN001, ANN202
 def training_groups(
     questions: Sequence[tuple[str, list[str], np.ndarray, np.ndarray]], seed: int = 0
 ) -> list[tuple[str, list[str]]]:
-    """Listwise groups from ``(query, candidate texts, labels, shipped logits)``: the question, one
-    right text, then the five wrong ones the shipped reader scores highest and two more at random
+    """Listwise groups from ``(query, candidate texts, labels, installed logits)``: the question, one
+    right text, then the five wrong ones the installed reader scores highest and two more at random
     (questions with fewer than three wrong candidates or no right one are left out)."""
     rng = random.Random(seed)
     groups = []

@@ -572,8 +572,11 @@ def test_the_held_out_guides_never_fitted_the_shipped_model():
     assert len(held) == 3 * len(sets) and len(sets) >= 6
     for part in range(3):  # no held-out guide's name, no file name, no file's content
         assert not {h[part] for h in held} & {f[part] for f in fitted}
-    if model.get("reader"):  # nor was the reader it ships with tuned on one of them
-        assert set(model["reader"]["trained_on"]) <= {f[0] for f in fitted}
+    if model.get("reader"):  # nor was the reader it ships with tuned on one of them, and it is the one named
+        from coach.reader import file_sha256
+
+        assert set(model["reader"]["trained_on"]) == {f[0] for f in fitted}
+        assert file_sha256(ROOT / "coach" / model["reader"]["file"]) == model["reader"]["sha256"]
 
 
 def test_cv_folds_never_answer_a_guide_with_a_model_that_saw_it(monkeypatch):
@@ -706,3 +709,22 @@ def test_a_collection_is_reread_by_each_guides_tuned_reader(monkeypatch):
         assert read.sum() == experiment.RESCORED + 1 and read[25] and read[3]  # the pool's twice, and the right ones
         assert np.array_equal(o.rows[read, logit], np.flatnonzero(read).astype(float))
         assert o.rows[~read, logit].max() == o.rows[read, logit].min() - 1
+
+
+def test_training_a_tuned_reader_with_the_cross_encoder_off_is_one_clear_sentence(capsys, tmp_path, monkeypatch):
+    """`coach train` (tuned by default) with COACH_RERANKER=0 stops before fitting anything,
+    instead of writing a model without a reader over the shipped one."""
+    from coach.cli import main
+
+    holdout = ROOT / "eval" / "holdout"
+    one = json.loads((holdout / "sets.json").read_text())["guides"][:1]
+    for g in one:
+        g["guide"] = str(holdout / g["guide"])
+        g["questions"] = [str(holdout / q) for q in g["questions"]]
+    (tmp_path / "sets.json").write_text(json.dumps({"guides": one}))
+    monkeypatch.setenv("COACH_RERANKER", "0")
+    out = tmp_path / "m.json"
+    assert main(["train", "--sets", str(tmp_path / "sets.json"), "--out", str(out), "--cache", str(tmp_path)]) != 0
+    err = capsys.readouterr().err
+    assert "needs the cross-encoder" in err and "--reader installed" in err and "Traceback" not in err
+    assert not out.exists()
