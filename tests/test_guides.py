@@ -623,6 +623,17 @@ def test_cv_folds_never_answer_a_guide_with_a_model_that_saw_it(monkeypatch):
     assert experiment.fold_of(names[:3], 11) == {n: i for i, n in enumerate(names[:3])}  # more groups than guides
 
 
+def holdout_sets(folder: Path, n: int) -> Path:
+    """A sets file in ``folder`` naming the first ``n`` held-out guides by absolute paths."""
+    holdout = ROOT / "eval" / "holdout"
+    guides = json.loads((holdout / "sets.json").read_text())["guides"][:n]
+    for g in guides:
+        g["guide"] = str(holdout / g["guide"])
+        g["questions"] = [str(holdout / q) for q in g["questions"]]
+    (folder / "sets.json").write_text(json.dumps({"guides": guides}))
+    return folder / "sets.json"
+
+
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
@@ -635,13 +646,7 @@ def test_folds_that_cannot_be_run_are_one_clear_sentence(argv, says, capsys, tmp
     from coach.cli import main
 
     # Three guides: two groups would fit one group's model on a single guide.
-    holdout = ROOT / "eval" / "holdout"
-    three = json.loads((holdout / "sets.json").read_text())["guides"][:3]
-    for g in three:
-        g["guide"] = str(holdout / g["guide"])
-        g["questions"] = [str(holdout / q) for q in g["questions"]]
-    (tmp_path / "sets.json").write_text(json.dumps({"guides": three}))
-    assert main(["eval", "--sets", str(tmp_path / "sets.json"), *argv]) == 2  # a usage error
+    assert main(["eval", "--sets", str(holdout_sets(tmp_path, 3)), *argv]) == 2  # a usage error
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
 
@@ -716,15 +721,9 @@ def test_training_a_tuned_reader_with_the_cross_encoder_off_is_one_clear_sentenc
     instead of writing a model without a reader over the shipped one."""
     from coach.cli import main
 
-    holdout = ROOT / "eval" / "holdout"
-    one = json.loads((holdout / "sets.json").read_text())["guides"][:1]
-    for g in one:
-        g["guide"] = str(holdout / g["guide"])
-        g["questions"] = [str(holdout / q) for q in g["questions"]]
-    (tmp_path / "sets.json").write_text(json.dumps({"guides": one}))
     monkeypatch.setenv("COACH_RERANKER", "0")
     out = tmp_path / "m.json"
-    assert main(["train", "--sets", str(tmp_path / "sets.json"), "--out", str(out), "--cache", str(tmp_path)]) != 0
+    assert main(["train", "--sets", str(holdout_sets(tmp_path, 1)), "--out", str(out), "--cache", str(tmp_path)]) != 0
     err = capsys.readouterr().err
     assert "needs the cross-encoder" in err and "--reader installed" in err and "Traceback" not in err
     assert not out.exists()
