@@ -166,12 +166,15 @@ def reader_questions(
 
 def tune_reader(wb: Workbench, questions: dict[str, list], names: list[str], label: str) -> Path:
     """The reader tuned on the ``questions`` (``reader_questions``) of the guides ``names``, kept in
-    the cache folder as ``label``-digest of what it was tuned on and how (reused when the same)."""
+    the cache folder as ``label``-digest of what it was tuned on and how (reused when the same).
+    Its file names the guides whose questions it read (those of ``names`` that have any), which the
+    digest of those questions covers."""
     import hashlib
     import json
 
     from coach import reader
 
+    names = [g for g in names if questions.get(g)]
     groups = reader.training_groups([q for g in names for q in questions[g]])
     if not groups:
         raise CoachError("No labelled questions to tune the reader on.", "Add labelled guides (--sets eval/sets.json).")

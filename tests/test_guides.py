@@ -575,7 +575,7 @@ def test_the_held_out_guides_never_fitted_the_shipped_model():
     if model.get("reader"):  # nor was the reader it ships with tuned on one of them, and it is the one named
         from coach.reader import file_sha256
 
-        assert set(model["reader"]["trained_on"]) == {f[0] for f in fitted}
+        assert model["reader"]["trained_on"] and set(model["reader"]["trained_on"]) <= {f[0] for f in fitted}
         assert file_sha256(ROOT / "coach" / model["reader"]["file"]) == model["reader"]["sha256"]
 
 

@@ -151,3 +151,28 @@ def test_training_ships_a_reader_tuned_on_every_guide(tmp_path: Path, monkeypatc
     experiment.write_trained(load_model(str(DEFAULT_MODEL_FILE)).model_copy(update={"reader": None}), None, out)
     load_model.cache_clear()  # the same path, written again
     assert load_model(str(out)).reader is None and not (out.parent / "answer_model.reader.safetensors").exists()
+
+
+def test_a_cached_reader_names_only_the_guides_it_read(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A guide without labelled in-scope questions adds nothing to a reader: it is not named in the
+    file's guides (the cache's digest covers the questions read), and the cached file is reused."""
+    from types import SimpleNamespace
+
+    import coach.experiment as experiment
+    import coach.reader as reader
+
+    tuned: list[str] = []
+
+    def tune(model_dir, groups, out, meta, log):  # noqa: ANN001
+        tuned.append(meta["guides"])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_file(side_pair(), str(out), metadata={"format": ADAPTER_FORMAT, **meta})
+        return out
+
+    monkeypatch.setattr(reader, "tune_adapter", tune)
+    texts = [MEDIAN, EXAMPLE, OTHER, "Learn SQL.", "Hospitals hire them.", "Certification helps.", "Apply online."]
+    asked = [(QUESTION, texts, np.array([True] + [False] * 6), np.arange(7.0))]
+    wb = SimpleNamespace(reranker=SimpleNamespace(model_dir=str(SRC)), cache=tmp_path, log=lambda _: None)
+    first = experiment.tune_reader(wb, {"a": asked, "b": []}, ["a", "b"], "all")
+    again = experiment.tune_reader(wb, {"a": asked}, ["a"], "all")
+    assert first == again and tuned == ["a"]
