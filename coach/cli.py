@@ -353,7 +353,8 @@ def format_table(runs: list, pooled) -> str:  # noqa: ANN001
 
 def cmd_train(args: argparse.Namespace) -> int:
     _quiet_libraries()
-    from coach.experiment import Workbench, train, write_trained
+    from coach.experiment import Workbench, require_reranker, train, write_trained
+    from coach.rerank import CrossEncoder
 
     sets = _guide_sets(args)
     if not sets:
@@ -362,11 +363,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             "Pass --sets eval/sets.json (with ../shared beside the project).",
         )
     settings = _settings(args)
-    if args.reader == "tuned" and not settings.use_reranker:  # a model fitted without it must not pass for one
-        raise CoachError(
-            "Tuning the reader needs the cross-encoder, which is switched off.",
-            "Unset COACH_RERANKER (or set it to 1), or pass --reader installed.",
-        )
+    if args.reader == "tuned":  # before an hour of collecting, not after it
+        require_reranker(CrossEncoder(settings.reranker_dir) if settings.use_reranker else None)
     wb = Workbench(sets, Path(args.cache), settings, _log)
     model, tuned = train(wb, tuned=args.reader == "tuned")
     out = Path(args.out)

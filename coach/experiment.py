@@ -192,12 +192,20 @@ def tune_reader(wb: Workbench, questions: dict[str, list], names: list[str], lab
     return out
 
 
+def require_reranker(reranker: CrossEncoder | None) -> None:
+    """Tuning a reader needs the installed cross-encoder: one clear error when it is off or missing."""
+    if reranker is None or not reranker.available:
+        raise CoachError(
+            "Tuning the reader needs the cross-encoder, which is switched off or not installed.",
+            "Unset COACH_RERANKER and install the requirements (make install), or pass --reader installed.",
+        )
+
+
 def cross_fit_readers(wb: Workbench, questions: dict[str, list]) -> dict[int, Path]:
     """Tune a reader on each half of the guides' ``questions`` (``reader_questions``; ``fold_of``
     their sorted names, two groups) and have each guide read by the one tuned on the other half: no
     guide is read by a reader that saw its labels."""
-    if wb.reranker is None or not wb.reranker.available:
-        raise CoachError("Tuning the reader needs the cross-encoder.", "Install the requirements (make install).")
+    require_reranker(wb.reranker)
     group = fold_of(sorted(questions), READER_HALVES)
     files = {
         h: tune_reader(wb, questions, [g for g in sorted(questions) if group[g] == h], f"half{h}")

@@ -727,3 +727,9 @@ def test_training_a_tuned_reader_with_the_cross_encoder_off_is_one_clear_sentenc
     err = capsys.readouterr().err
     assert "needs the cross-encoder" in err and "--reader installed" in err and "Traceback" not in err
     assert not out.exists()
+    from coach.errors import CoachError
+    from coach.experiment import require_reranker
+    from coach.rerank import CrossEncoder
+
+    with pytest.raises(CoachError, match="not installed"):  # a cross-encoder whose files are missing
+        require_reranker(CrossEncoder(str(tmp_path / "none")))
