@@ -201,7 +201,7 @@ class Coach:
         self._read_ahead_lock = threading.Lock()
 
     def reader(self) -> CrossEncoder | None:
-        """The cross-encoder the answer model was fitted with: the tuned one it names, or ``reranker``."""
+        """The cross-encoder the answer model reads with: the tuned one it names, or ``reranker``."""
         ref = self.model.reader
         if ref is None or self.reranker is None:
             return self.reranker

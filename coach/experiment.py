@@ -178,8 +178,8 @@ def tune_reader(wb: Workbench, questions: dict[str, list], names: list[str], lab
     groups = reader.training_groups([q for g in names for q in questions[g]])
     if not groups:
         raise CoachError("No labelled questions to tune the reader on.", "Add labelled guides (--sets eval/sets.json).")
-    base = Path(wb.reranker.model_dir) / "model.onnx"
-    how = [reader.file_sha256(base), reader.RANK, reader.ALPHA, reader.LEARNING_RATE, reader.TRAIN_TOKENS, groups]
+    graph = reader.graph_sha256(Path(wb.reranker.model_dir))
+    how = [graph, reader.RANK, reader.ALPHA, reader.LEARNING_RATE, reader.TRAIN_TOKENS, groups]
     digest = hashlib.sha256(json.dumps(how).encode()).hexdigest()[:16]
     out = wb.cache / "readers" / f"{label}-{digest}.safetensors"
     if out.is_file():

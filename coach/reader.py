@@ -159,19 +159,19 @@ def read_adapter(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     from safetensors.numpy import load_file, safe_open
 
     if not path.is_file():
-        raise ModelError(f"The tuned reader file {path} is missing.", "Run: python -m coach train --reader tuned")
+        raise ModelError(f"The tuned reader file {path} is missing.", "Run: python -m coach train")
     try:
         with safe_open(str(path), framework="numpy") as f:
             meta = dict(f.metadata() or {})
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelError(
-            f"The tuned reader file {path} is damaged or unreadable.", "Run: python -m coach train --reader tuned"
+            f"The tuned reader file {path} is damaged or unreadable.", "Run: python -m coach train"
         ) from exc
     if meta.get("format") != ADAPTER_FORMAT:
         raise ModelError(
             f"The tuned reader file {path} is not one this coach reads (format {meta.get('format', 'unknown')}).",
-            "Run: python -m coach train --reader tuned",
+            "Run: python -m coach train",
         )
     return tensors, meta
 
@@ -187,10 +187,10 @@ class TunedCrossEncoder(CrossEncoder):
         self._tensors, self.meta = read_adapter(self.adapter)
         self.sha256 = file_sha256(self.adapter)
         base = self.meta.get("base_sha256")
-        if self.available and base and base != _graph_sha(str(self.model_dir / "model.onnx")):
+        if self.available and base and base != graph_sha256(self.model_dir):
             raise ModelError(
                 f"The tuned reader file {self.adapter} was trained on another reranker graph than the installed one.",
-                "Run: python -m coach train --reader tuned",
+                "Run: python -m coach train",
             )
 
     def _model_source(self) -> str | bytes:
@@ -198,8 +198,9 @@ class TunedCrossEncoder(CrossEncoder):
 
 
 @lru_cache(maxsize=4)
-def _graph_sha(path: str) -> str:
-    return file_sha256(Path(path))
+def graph_sha256(model_dir: Path) -> str:
+    """The installed graph's sha256, read once per process (the graph is read-only)."""
+    return file_sha256(Path(model_dir) / "model.onnx")
 
 
 _TUNED: dict[tuple[str, str], TunedCrossEncoder] = {}
@@ -207,7 +208,7 @@ _TUNED_LOCK = threading.Lock()
 
 
 def tuned_reader(base: CrossEncoder, adapter: Path, sha256: str) -> CrossEncoder:
-    """The reader an answer model was fitted with: ``base`` itself when it already is, else one
+    """The reader an answer model reads with: ``base`` itself when it already is, else one
     session per (graph, file) for the process (coaches of every guide share it)."""
     if getattr(base, "sha256", None) == sha256:
         return base
@@ -218,7 +219,7 @@ def tuned_reader(base: CrossEncoder, adapter: Path, sha256: str) -> CrossEncoder
             if reader.sha256 != sha256:
                 raise ModelError(
                     f"The tuned reader file {adapter} is not the one the answer model was fitted with.",
-                    "Run: python -m coach train --reader tuned",
+                    "Run: python -m coach train",
                 )
             _TUNED[key] = reader
         return _TUNED[key]
@@ -382,7 +383,7 @@ def tune_adapter(
                 tensors[k] = p.numpy().astype(np.float32)
     out.parent.mkdir(parents=True, exist_ok=True)
     info = {
-        "format": ADAPTER_FORMAT, "rank": str(rank), "base_sha256": file_sha256(model_dir / "model.onnx"),
+        "format": ADAPTER_FORMAT, "rank": str(rank), "base_sha256": graph_sha256(Path(model_dir)),
         "questions": str(len(groups)), "steps": str(steps), **meta,
     }  # fmt: skip
     save_file(tensors, str(out), metadata=info)
