@@ -473,8 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reader", choices=("tuned", "installed"), default="tuned",
         help="with --cv: tuned (default, as the shipped model reads) reads every guide with a cross-encoder "
-        "fine-tuned on the half of the guides without it (about 30 min a half on 2 cores the first time, kept in "
-        "--cache); installed: the cross-encoder as installed",
+        "fine-tuned on the half of the guides without it, on its in-scope and out-of-scope questions (about 25 min "
+        "a half on 2 cores the first time, kept in --cache); installed: the cross-encoder as installed",
     )  # fmt: skip
     p.add_argument("--failures", action="store_true", help="list every wrong turn")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -485,9 +485,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(Path(__file__).with_name("answer_model.json")), help="model file to write")
     p.add_argument(
         "--reader", choices=("tuned", "installed"), default="tuned",
-        help="tuned (default, as the shipped model): also fine-tune the cross-encoder on the labelled guides: one "
-        "reader per half, each guide's features read by the half without it (about 30 min a half on 2 cores), and "
-        "one on all guides, written beside the model as OUT's name with .reader.safetensors (about 45 min; all "
+        help="tuned (default, as the shipped model): also fine-tune the cross-encoder on the labelled guides' "
+        "in-scope and out-of-scope questions: one reader per half, each guide's features read by the half without "
+        "it (about 25 min a half on 2 cores), and one on all guides, written beside the model as OUT's name with "
+        ".reader.safetensors (about 50 min; all "
         "kept in --cache); installed: fit on the cross-encoder as installed, no reader file",
     )  # fmt: skip
     p.set_defaults(func=cmd_train)

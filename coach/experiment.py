@@ -149,45 +149,55 @@ def reader_texts(wb: Workbench) -> dict[str, dict[str, str]]:
 def reader_questions(
     wb: Workbench, turns: list[TurnData]
 ) -> dict[str, list[tuple[str, list[str], np.ndarray, np.ndarray]]]:
-    """Per guide, its in-scope labelled turns as the reader sees them: the query, the text read for
-    each candidate, which are right, and the installed reader's logits."""
+    """Per guide, its labelled turns as the reader sees them: the query, the text read for each
+    candidate, which are right, and the installed reader's logits. An in-scope turn is kept when a
+    candidate is right; an out-of-scope one has no right candidate (``reader.unanswered_groups``)."""
     from coach.features import CANDIDATE_FEATURES
 
     logit = CANDIDATE_FEATURES.index("logit")
     read = reader_texts(wb)
     out: dict[str, list] = {}
     for t in turns:
-        if t.abstain or not t.labels.any() or not t.reranked:
+        if not t.reranked or not len(t.rows) or (not t.abstain and not t.labels.any()):
             continue
         texts = [read[t.guide].get(x, x) for x in t.texts]
         out.setdefault(t.guide, []).append((t.query, texts, t.labels, t.rows[:, logit]))
     return out
 
 
-def tune_reader(wb: Workbench, questions: dict[str, list], names: list[str], label: str) -> Path:
+def tune_reader(
+    wb: Workbench, questions: dict[str, list], names: list[str], label: str, unanswered: bool = True
+) -> Path:
     """The reader tuned on the ``questions`` (``reader_questions``) of the guides ``names``, kept in
     the cache folder as ``label``-digest of what it was tuned on and how (reused when the same).
     Its file names the guides whose questions it read (those of ``names`` that have any), which the
-    digest of those questions covers."""
+    digest of those questions covers. With ``unanswered`` (the recipe since stop 46), it also reads
+    their out-of-scope questions, against "none of these" (``reader.tune_adapter``): a new guide's
+    out-of-scope question then gets lower logits, which the abstention model reads."""
     import hashlib
     import json
 
     from coach import reader
 
-    names = [g for g in names if questions.get(g)]
-    groups = reader.training_groups([q for g in names for q in questions[g]])
+    names = [g for g in names if any(labels.any() for _, _, labels, _ in questions.get(g, []))]
+    asked = [q for g in names for q in questions[g]]
+    groups = reader.training_groups(asked)
+    none = reader.unanswered_groups([(q, x, lg) for q, x, lab, lg in asked if not lab.any()]) if unanswered else []
     if not groups:
         raise CoachError("No labelled questions to tune the reader on.", "Add labelled guides (--sets eval/sets.json).")
     graph = reader.graph_sha256(Path(wb.reranker.model_dir))
     how = [graph, reader.RANK, reader.ALPHA, reader.LEARNING_RATE, reader.TRAIN_TOKENS, groups]
+    if none:
+        how += [reader.NONE_LOGIT, none]
     digest = hashlib.sha256(json.dumps(how).encode()).hexdigest()[:16]
     out = wb.cache / "readers" / f"{label}-{digest}.safetensors"
     if out.is_file():
         wb.log(f"tuned reader {label} ({len(names)} guides) reused from {out}")
         return out
-    wb.log(f"tuning reader {label}: {len(names)} guides, {len(groups)} questions")
+    wb.log(f"tuning reader {label}: {len(names)} guides, {len(groups)} questions, {len(none)} unanswered")
     tmp = out.with_name(out.name + ".tmp")
-    reader.tune_adapter(Path(wb.reranker.model_dir), groups, tmp, {"guides": ",".join(names)}, wb.log)
+    meta = {"guides": ",".join(names)}
+    reader.tune_adapter(Path(wb.reranker.model_dir), groups, tmp, meta, wb.log, unanswered=none)
     tmp.replace(out)
     return out
 

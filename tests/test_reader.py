@@ -10,7 +10,15 @@ from safetensors.numpy import save_file
 
 from coach.errors import ModelError
 from coach.model import DEFAULT_MODEL_FILE, ReaderRef, load_model
-from coach.reader import ADAPTER_FORMAT, TunedCrossEncoder, file_sha256, training_groups, tune_adapter
+from coach.reader import (
+    ADAPTER_FORMAT,
+    NONE_LOGIT,
+    TunedCrossEncoder,
+    file_sha256,
+    training_groups,
+    tune_adapter,
+    unanswered_groups,
+)
 from coach.rerank import CrossEncoder
 from coach.settings import default_reranker_dir
 
@@ -58,6 +66,22 @@ def test_tuning_raises_the_labelled_answer(tmp_path: Path) -> None:
     before = CrossEncoder(str(SRC)).score(QUESTION, [MEDIAN, EXAMPLE])
     after = TunedCrossEncoder(SRC, out).score(QUESTION, [MEDIAN, EXAMPLE])
     assert after[0] - after[1] > before[0] - before[1] + 1.0
+
+
+def test_tuning_with_unanswered_questions_lowers_what_does_not_answer(tmp_path: Path) -> None:
+    """A question the guide never answers ("can I work remotely?") is read against "none of these":
+    after tuning, its best text scores lower than before, and below ``NONE_LOGIT``."""
+    remote = "Can these techs work from home?"
+    texts = [OTHER, EXAMPLE, "Hospitals hire them.", "Certification helps.", "Apply online.", "Learn SQL."]
+    none = unanswered_groups([(remote, texts, np.arange(6.0)[::-1].copy())] * 12)
+    assert none and all(len(g[1]) == 6 and g[0] == remote for g in none)
+    answered = training_groups([(QUESTION, [MEDIAN, *texts], np.array([True] + [False] * 6), np.zeros(7))] * 12)
+    out = tune_adapter(
+        SRC, answered, tmp_path / "t.safetensors", {"guides": "test"}, lambda m: None, threads=2, unanswered=none
+    )
+    before = CrossEncoder(str(SRC)).score(remote, texts).max()
+    after = TunedCrossEncoder(SRC, out).score(remote, texts).max()
+    assert after < min(before, NONE_LOGIT)
 
 
 def test_unusable_reader_file_is_one_clear_error(tmp_path: Path) -> None:
@@ -163,7 +187,7 @@ def test_a_cached_reader_names_only_the_guides_it_read(tmp_path: Path, monkeypat
 
     tuned: list[str] = []
 
-    def tune(model_dir, groups, out, meta, log):  # noqa: ANN001
+    def tune(model_dir, groups, out, meta, log, unanswered=()):  # noqa: ANN001
         tuned.append(meta["guides"])
         out.parent.mkdir(parents=True, exist_ok=True)
         save_file(side_pair(), str(out), metadata={"format": ADAPTER_FORMAT, **meta})
