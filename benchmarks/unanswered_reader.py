@@ -1,6 +1,6 @@
 """Does tuning the reader on out-of-scope questions too help it tell them apart? (issue 8)
 
-    .venv/bin/python benchmarks/unanswered_reader.py tune --turns T.pkl --half 0      # ~22 min a half
+    .venv/bin/python benchmarks/unanswered_reader.py tune --turns T.pkl --half 0      # ~25 min a half
     .venv/bin/python benchmarks/unanswered_reader.py read --turns T.pkl --half 1 --out R1.pkl
     .venv/bin/python benchmarks/unanswered_reader.py report --turns R1.pkl [--turns R0.pkl --replay]
 
@@ -11,8 +11,8 @@ every labelled turn of ``eval/sets.json`` with the installed cross-encoder's log
 both ways (``tune_reader``; reused from ``.cache/eval/readers`` when there): listwise on the
 in-scope questions only (the recipe of stops 44-45, ``unanswered=False``), and with the half's
 out-of-scope questions too (``unanswered=True``, the recipe since stop 46: each group also holds
-"none of these" at ``reader.NONE_LOGIT``, and an out-of-scope question's seven hardest texts
-must fall below it).
+"none of these" at ``reader.NONE_LOGIT``, and an out-of-scope question's seven wrong texts,
+chosen as for an in-scope one, must fall below it).
 
 ``read`` has the guides of the *other* half (no guide read by a reader that saw its labels)
 re-read by one of the two readers (``--recipe listwise|unanswered``), as ``coach train`` re-reads
@@ -56,17 +56,17 @@ def workbench():  # noqa: ANN201
 
 
 def halves(wb, turns: list[TurnData]) -> tuple[dict, dict[str, int]]:  # noqa: ANN001
-    from coach.experiment import READER_HALVES, fold_of, reader_questions
+    from coach.experiment import READER_HALVES, fold_of, reader_guides, reader_questions
 
     questions = reader_questions(wb, turns)
-    return questions, fold_of(sorted(questions), READER_HALVES)
+    return questions, fold_of(reader_guides(questions), READER_HALVES)
 
 
 def reader_of(wb, turns: list[TurnData], half: int, unanswered: bool) -> Path:  # noqa: ANN001
     from coach.experiment import tune_reader
 
     questions, group = halves(wb, turns)
-    names = [g for g in sorted(questions) if group[g] == half]
+    names = [g for g in group if group[g] == half]
     return tune_reader(wb, questions, names, f"half{half}", unanswered=unanswered)
 
 
@@ -99,6 +99,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--replay", action="store_true", help="also fit_model's out-of-guide replay (report)")
     args = ap.parse_args()
+    if args.step != "report" and args.half not in (0, 1):
+        ap.error(f"{args.step} needs --half 0 or --half 1")
+    if args.step == "read" and args.out is None:
+        ap.error("read needs --out FILE for the re-read collection")
     turns = [t for f in args.turns for t in pickle.loads(f.read_bytes())]
     if args.step == "report":
         report(turns, ", ".join(str(f) for f in args.turns))

@@ -165,6 +165,12 @@ def reader_questions(
     return out
 
 
+def reader_guides(questions: dict[str, list]) -> list[str]:
+    """The guides (sorted) a reader can be tuned on: those with an in-scope question whose right
+    unit is among the candidates (a guide with out-of-scope questions only teaches nothing alone)."""
+    return sorted(g for g, asked in questions.items() if any(labels.any() for _, _, labels, _ in asked))
+
+
 def tune_reader(
     wb: Workbench, questions: dict[str, list], names: list[str], label: str, unanswered: bool = True
 ) -> Path:
@@ -179,7 +185,7 @@ def tune_reader(
 
     from coach import reader
 
-    names = [g for g in names if any(labels.any() for _, _, labels, _ in questions.get(g, []))]
+    names = [g for g in names if g in reader_guides(questions)]
     asked = [q for g in names for q in questions[g]]
     groups = reader.training_groups(asked)
     none = reader.unanswered_groups([(q, x, lg) for q, x, lab, lg in asked if not lab.any()]) if unanswered else []
@@ -216,10 +222,10 @@ def cross_fit_readers(wb: Workbench, questions: dict[str, list]) -> dict[int, Pa
     their sorted names, two groups) and have each guide read by the one tuned on the other half: no
     guide is read by a reader that saw its labels."""
     require_reranker(wb.reranker)
-    group = fold_of(sorted(questions), READER_HALVES)
+    names = reader_guides(questions)
+    group = fold_of(names, READER_HALVES)
     files = {
-        h: tune_reader(wb, questions, [g for g in sorted(questions) if group[g] == h], f"half{h}")
-        for h in range(READER_HALVES)
+        h: tune_reader(wb, questions, [g for g in names if group[g] == h], f"half{h}") for h in range(READER_HALVES)
     }
     readers = {h: MemoTunedCrossEncoder(wb.reranker.model_dir, f) for h, f in files.items()}
     wb.readers = {gs.name: readers[(group[gs.name] + 1) % READER_HALVES] for gs in wb.sets if gs.name in group}
@@ -277,7 +283,7 @@ def train(wb: Workbench, tuned: bool = False, turns: list[TurnData] | None = Non
     questions = reader_questions(wb, turns)
     cross_fit_readers(wb, questions)
     model = finish(fit_model(rescored(wb, turns), wb.log), wb.sets)
-    return model, tune_reader(wb, questions, sorted(questions), "all")
+    return model, tune_reader(wb, questions, reader_guides(questions), "all")
 
 
 def fold_of(names: list[str], folds: int | None) -> dict[str, int]:

@@ -19,8 +19,8 @@ PyTorch BERT, adds trainable low-rank pairs beside every matrix (embeddings
 kept as installed) and fits them with a listwise loss: each labelled question's
 right unit against seven wrong ones, five of them those the installed reader
 scores highest, and against "none of these" at a fixed logit (``NONE_LOGIT``);
-an out-of-scope question's seven hardest units are read against "none of these"
-as the right answer. So a logit says whether a unit answers, not only which
+an out-of-scope question's seven wrong units (chosen the same way) are read
+against "none of these" as the right answer. So a logit says whether a unit answers, not only which
 unit answers best: on guides the reader never saw, the best logit tells
 out-of-scope questions from in-scope ones far better (AUC 0.76 -> 0.94,
 ``benchmarks/unanswered_reader.py``). Serving needs numpy, onnx, onnxruntime and
@@ -52,10 +52,10 @@ LEARNING_RATE = 2e-4
 """Low-rank pairs; the biases and LayerNorm weights train at a tenth of it."""
 GROUP_WRONG = 7
 TRAIN_TOKENS = 128
+"""Training truncates pairs here (unit contexts are shorter; serving truncates at ``MAX_TOKENS``)."""
 NONE_LOGIT = 0.0
 """Where "none of these" stands when the tuning also reads unanswered questions (``tune_adapter``):
 the installed reader's own even odds (a logistic logit of 0)."""
-"""Training truncates pairs here (unit contexts are shorter; serving truncates at ``MAX_TOKENS``)."""
 
 Log = Callable[[str], None]
 

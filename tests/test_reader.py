@@ -69,19 +69,27 @@ def test_tuning_raises_the_labelled_answer(tmp_path: Path) -> None:
 
 
 def test_tuning_with_unanswered_questions_lowers_what_does_not_answer(tmp_path: Path) -> None:
-    """A question the guide never answers ("can I work remotely?") is read against "none of these":
-    after tuning, its best text scores lower than before, and below ``NONE_LOGIT``."""
+    """A question the guide never answers ("can they work from home?") is read against "none of
+    these": its best text, which the installed reader scores above ``NONE_LOGIT``, falls below it."""
     remote = "Can these techs work from home?"
-    texts = [OTHER, EXAMPLE, "Hospitals hire them.", "Certification helps.", "Apply online.", "Learn SQL."]
-    none = unanswered_groups([(remote, texts, np.arange(6.0)[::-1].copy())] * 12)
-    assert none and all(len(g[1]) == 6 and g[0] == remote for g in none)
-    answered = training_groups([(QUESTION, [MEDIAN, *texts], np.array([True] + [False] * 6), np.zeros(7))] * 12)
+    texts = [
+        "Most technicians work full time, some on evening shifts.",
+        "Technicians work in hospitals, clinics and physician offices.",
+        "Their offices are usually quiet and well lit.",
+        "They spend most of the day at a computer.",
+        "Some travel between clinic sites during the week.",
+        "They use electronic health record software every day.",
+    ]
+    installed = CrossEncoder(str(SRC)).score(remote, texts)
+    assert installed.max() > NONE_LOGIT  # the installed reader takes the shifts line for an answer
+    none = unanswered_groups([(remote, texts, installed)] * 12)
+    assert len(none) == 12 and all(q == remote and len(g) == 6 for q, g in none)
+    wrong = [EXAMPLE, OTHER, "Learn SQL.", "Hospitals hire them.", "Certification helps.", "Apply online."]
+    answered = training_groups([(QUESTION, [MEDIAN, *wrong], np.array([True] + [False] * 6), np.zeros(7))] * 12)
     out = tune_adapter(
         SRC, answered, tmp_path / "t.safetensors", {"guides": "test"}, lambda m: None, threads=2, unanswered=none
     )
-    before = CrossEncoder(str(SRC)).score(remote, texts).max()
-    after = TunedCrossEncoder(SRC, out).score(remote, texts).max()
-    assert after < min(before, NONE_LOGIT)
+    assert TunedCrossEncoder(SRC, out).score(remote, texts).max() < NONE_LOGIT
 
 
 def test_unusable_reader_file_is_one_clear_error(tmp_path: Path) -> None:
@@ -146,7 +154,8 @@ def test_training_ships_a_reader_tuned_on_every_guide(tmp_path: Path, monkeypatc
 
     names = ["a", "b", "c"]
     calls: list[tuple] = []
-    monkeypatch.setattr(experiment, "reader_questions", lambda wb, turns: {n: [] for n in names})
+    asked = [(QUESTION, [MEDIAN, EXAMPLE], np.array([True, False]), np.zeros(2))]
+    monkeypatch.setattr(experiment, "reader_questions", lambda wb, turns: {n: asked for n in names})
     monkeypatch.setattr(experiment, "cross_fit_readers", lambda wb, q: calls.append(("halves", sorted(q))))
     monkeypatch.setattr(experiment, "rescored", lambda wb, turns: calls.append(("re-read",)) or [*turns, "re-read"])
     monkeypatch.setattr(experiment, "fit_model", lambda turns, log: calls.append(("fitted", turns)))
