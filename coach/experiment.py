@@ -228,7 +228,8 @@ def cross_fit_readers(wb: Workbench, questions: dict[str, list]) -> dict[int, Pa
         h: tune_reader(wb, questions, [g for g in names if group[g] == h], f"half{h}") for h in range(READER_HALVES)
     }
     readers = {h: MemoTunedCrossEncoder(wb.reranker.model_dir, f) for h, f in files.items()}
-    wb.readers = {gs.name: readers[(group[gs.name] + 1) % READER_HALVES] for gs in wb.sets if gs.name in group}
+    # A guide outside the split (no in-scope question to tune on) was read by neither half.
+    wb.readers = {gs.name: readers[(group.get(gs.name, -1) + 1) % READER_HALVES] for gs in wb.sets}
     return files
 
 

@@ -669,9 +669,11 @@ def test_tuned_readers_never_read_a_guide_they_were_tuned_on(monkeypatch, tmp_pa
     monkeypatch.setattr(experiment, "tune_reader", tune)
     monkeypatch.setattr(experiment, "MemoTunedCrossEncoder", lambda model_dir, file: file.name)
     wb = SimpleNamespace(sets=sets, reranker=SimpleNamespace(available=True, model_dir="m"), readers={})
-    experiment.cross_fit_readers(wb, {n: [] for n in names})
-    assert set(wb.readers) == set(names)
-    assert sorted(tuned_on["half0"] + tuned_on["half1"]) == sorted(names)
+    asked = [("What do they earn?", ["$40,000 a year.", "They work shifts."], np.array([True, False]), np.zeros(2))]
+    oos_only = names[0]  # a guide whose labelled questions are all out of scope
+    experiment.cross_fit_readers(wb, {n: asked if n != oos_only else [] for n in names})
+    assert set(wb.readers) == set(names)  # every guide is read by a tuned reader
+    assert sorted(tuned_on["half0"] + tuned_on["half1"] + [oos_only]) == sorted(names)
     assert abs(len(tuned_on["half0"]) - len(tuned_on["half1"])) <= 1
     for name, reader in wb.readers.items():
         assert name not in tuned_on[reader]
