@@ -185,7 +185,8 @@ def tune_reader(
 
     from coach import reader
 
-    names = [g for g in names if g in reader_guides(questions)]
+    usable = set(reader_guides(questions))
+    names = [g for g in names if g in usable]
     asked = [q for g in names for q in questions[g]]
     groups = reader.training_groups(asked)
     none = reader.unanswered_groups([(q, x, lg) for q, x, lab, lg in asked if not lab.any()]) if unanswered else []
