@@ -32,7 +32,7 @@ from coach.errors import ModelError
 from coach.examples import Example, ExampleVectors
 from coach.prior import QuestionPrior
 
-MODEL_VERSION = 8
+MODEL_VERSION = 7
 DEFAULT_MODEL_FILE = Path(__file__).with_name("answer_model.json")
 
 
@@ -141,9 +141,7 @@ class ReaderRef(BaseModel):
 
 class AnswerModel(BaseModel):
     version: int
-    first: Trees | Linear
-    """Which candidates the cross-encoder reads (``FIRST_STAGE`` columns): fitted as ``Trees``
-    (since version 8); a ``Linear`` one only in the bootstrap model that collects training rows."""
+    first: Linear
     first_plain: Linear
     """First stage of the path without the cross-encoder and late-interaction reader (``FIRST_PLAIN``)."""
     ranker: Linear

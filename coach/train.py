@@ -4,13 +4,11 @@
    its guide's own index with a fixed bootstrap model, the cross-encoder
    reading every candidate. Each turn keeps its candidate feature rows and a
    label per candidate: does the unit contain an expected answer string?
-2. **Fit.** ``first`` (which candidates the cross-encoder reads) is boosted
-   trees over the rows known before it runs; ``ranker`` is a logistic model over
-   the pool's rows. ``answerable`` (is the question in scope?) is small boosted trees, monotone
+2. **Fit.** ``first`` and ``ranker`` are logistic models over those rows.
+   ``answerable`` (is the question in scope?) is small boosted trees, monotone
    in each piece of evidence, fitted on question rows built from
-   *out-of-guide* ranker scores (the rankers of each guide's turns were fitted
-   without that guide, in ``OUT_OF_GUIDE_GROUPS`` groups), so it sees the scores a
-   new guide gets.
+   *out-of-guide* ranker scores (the ranker of each guide's turns was fitted
+   without that guide), so it sees the scores a new guide gets.
 3. **Thresholds**, from out-of-guide predictions only: ``abstain_below`` is the
    highest cut whose pooled false abstention stays within the target; the
    extra-unit cut is the one that finds the most answers while the median
@@ -368,19 +366,6 @@ TREES = {"max_depth": 2, "max_iter": 300, "learning_rate": 0.05, "min_samples_le
 unit fits, but names none of the question's subject"); chosen once against depth 1 and 3 and
 150 rounds (``benchmarks/answerable_learners.py``), not tuned per guide."""
 
-FIRST_TREES = {"max_depth": 4, "max_iter": 600, "learning_rate": 0.05}
-"""The first stage's size (``min_samples_leaf`` as ``TREES``): it only orders the candidates,
-and which six the cross-encoder reads decides many misses. Against the logistic first stage, in
-``coach train``'s replay over the 78 guides' 5,204 turns (``benchmarks/first_stage.py``, both
-with the same 11 groups): a right unit among the six read 0.923 -> 0.931, in-scope hit 0.815 ->
-0.824, best unit right 0.710 -> 0.711, out-of-scope abstention 0.789 -> 0.798 at the same 0.04
-false abstention. Chosen once against depth 3 / 200 rounds and against a quarter of the wrong
-candidates (a right unit among the six 0.925 / 0.926), not tuned per guide."""
-
-OUT_OF_GUIDE_GROUPS = 11
-"""``_out_of_guide`` holds the guides out in this many groups (guide i of the sorted names in
-group i mod 11): one ranker fit per group instead of one per guide, as ``coach eval --cv --folds 11``."""
-
 
 def fit_trees(
     x: np.ndarray, y: np.ndarray, features: list[str], signs: dict[str, int] | None = None, **size: int
@@ -412,7 +397,7 @@ def fit_trees(
     )
 
 
-def _kept(t: TurnData, first: Linear | Trees, pool: int) -> tuple[np.ndarray, np.ndarray]:
+def _kept(t: TurnData, first: Linear, pool: int) -> tuple[np.ndarray, np.ndarray]:
     """(first-stage scores, indices of the ``pool`` candidates the cross-encoder would read), best first."""
     f = first.decision(t.rows, CANDIDATE_FEATURES)
     return f, np.argsort(-f, kind="stable")[:pool]
@@ -426,23 +411,19 @@ def _pool_rows(t: TurnData, keep: np.ndarray) -> np.ndarray:
 class Rankers(NamedTuple):
     """The four linear rankers of an answer model (see ``AnswerModel``)."""
 
-    first: Linear | Trees
+    first: Linear
     first_plain: Linear
     ranker: Linear
     plain: Linear
 
 
-def _fit_rankers(turns: list[TurnData], pool: int, linear_first: bool = False) -> Rankers:
-    """``first`` (trees, ``FIRST_TREES``) and ``first_plain`` on every candidate; ``ranker`` and
-    ``plain`` (``PLAIN_RANKER`` columns) on the pool ``first`` keeps, exactly as serving sees it.
-    ``linear_first``: a logistic first stage, as before version 8 (``benchmarks/first_stage.py``)."""
+def _fit_rankers(turns: list[TurnData], pool: int) -> Rankers:
+    """``first`` and ``first_plain`` on every candidate; ``ranker`` and ``plain`` (``PLAIN_RANKER``
+    columns) on the pool ``first`` keeps, exactly as serving sees it."""
     useful = [t for t in turns if not t.abstain and t.labels.any()]
     x = np.vstack([t.rows for t in useful])
     y = np.concatenate([t.labels for t in useful])
-    if linear_first:
-        first: Linear | Trees = fit_linear(x, y, FIRST_STAGE, CANDIDATE_FEATURES)
-    else:
-        first = fit_trees(x[:, [CANDIDATE_FEATURES.index(f) for f in FIRST_STAGE]], y, FIRST_STAGE, **FIRST_TREES)
+    first = fit_linear(x, y, FIRST_STAGE, CANDIDATE_FEATURES)
     first_plain = fit_linear(without_readers(x), y, FIRST_PLAIN, CANDIDATE_FEATURES)
     xs, ys = [], []
     for t in useful:
@@ -497,16 +478,14 @@ def rank_turn(t: TurnData, m: Rankers, pool: int) -> Ranked | None:
     return Ranked(turn=t, order=keep[by], scores=s[by], qrow=qrow, qrow_first=qfirst)
 
 
-def _out_of_guide(turns: list[TurnData], pool: int, linear_first: bool = False) -> list[Ranked]:
-    """Each guide's turns ranked by rankers fitted on the guides outside its group (``OUT_OF_GUIDE_GROUPS``)."""
+def _out_of_guide(turns: list[TurnData], pool: int) -> list[Ranked]:
+    """Each guide's turns ranked by rankers fitted on the other guides."""
     guides = sorted({t.guide for t in turns})
-    k = min(OUT_OF_GUIDE_GROUPS, len(guides))
-    group = {g: i % k for i, g in enumerate(guides)}
     out: list[Ranked] = []
-    for held in range(k):
-        rest = [t for t in turns if group[t.guide] != held] if len(guides) > 1 else turns
-        m = _fit_rankers(rest, pool, linear_first)
-        out += [r for t in turns if group[t.guide] == held and (r := rank_turn(t, m, pool)) is not None]
+    for g in guides:
+        rest = [t for t in turns if t.guide != g] if len(guides) > 1 else turns
+        m = _fit_rankers(rest, pool)
+        out += [r for t in turns if t.guide == g and (r := rank_turn(t, m, pool)) is not None]
     return out
 
 
