@@ -237,7 +237,7 @@ def cross_fit_readers(wb: Workbench, questions: dict[str, list]) -> dict[int, Pa
 RESCORED = 12
 """Candidates of a collected turn the tuned reader reads (``rescored``): the logistic first stage's
 best 12, twice the pool, so that the logistic first stage of every fold finds its pool among them
-(11 groups over the 78 guides: every one of 31,224 pool places read). Another first stage does
+(over the 78 guides, held out one by one or in 11 groups: all 31,224 pool places read). Another first stage does
 not: boosted trees pooled 1,973 unread candidates, whose made-up logits flatter a replay (stop 47,
 CHANGELOG); replaying one needs those read first."""
 
