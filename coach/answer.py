@@ -46,6 +46,7 @@ from coach.examples import NO_VOTE, Elsewhere
 from coach.features import (
     CANDIDATE_FEATURES,
     QUESTION_FEATURES,
+    asked_extreme,
     asked_types,
     candidate_row,
     is_list_intro,
@@ -53,6 +54,7 @@ from coach.features import (
     pool_relative,
     question_row,
     subject_weights,
+    table_ends,
     unknown_words,
 )
 from coach.index import Index
@@ -199,6 +201,7 @@ class Coach:
         self._adapter: tuple[AnswerModel, Embedder, np.ndarray | None] | None = None
         self._read_ahead: set[str | None] = set()
         self._read_ahead_lock = threading.Lock()
+        self._tables: dict[tuple[int, int], dict[int, tuple[bool, bool] | None]] = {}
 
     def reader(self) -> CrossEncoder | None:
         """The cross-encoder the answer model reads with: the tuned one it names, or ``reranker``."""
@@ -489,6 +492,7 @@ class Coach:
                     focus=self._focus(c, qc.focus, qc.focus_paths),
                     repeat=(passage.source, unit.char_start) in qc.repeated,
                     after_quoted=qc.after_quoted(passage.source, self.index.unit_start[c.passage] + c.unit),
+                    extreme=qc.extreme, ends=self._table_ends(c.passage, c.unit) if qc.extreme else None,
                 )
             )  # fmt: skip
         return pool_relative(np.asarray(out, dtype=np.float64), has_logits=logits is not None)
@@ -609,6 +613,34 @@ class Coach:
         ps = self.index.passages
         nxt = {p + 1 for p in focus if p + 1 < len(ps) and ps[p + 1].source == ps[p].source}
         return sorted(nxt - known)
+
+    def _table_ends(self, pid: int, unit: int) -> tuple[bool, bool] | None:
+        """``features.table_ends`` for a table row (its table may run on over the passages of its
+        section); None for any other unit. Worked out once per table."""
+        ps = self.index.passages
+        u = ps[pid].units[unit]
+        if u.kind != "table_row":
+            return None
+        first = pid
+        while (
+            first > 0
+            and ps[first - 1].source == ps[pid].source
+            and any(x.block == u.block for x in ps[first - 1].units)
+        ):
+            first -= 1
+        key = (first, u.block)
+        if key not in self._tables:
+            where: list[int] = []
+            rows: list[list[str]] = []
+            p = first
+            while p < len(ps) and ps[p].source == ps[pid].source and any(x.block == u.block for x in ps[p].units):
+                for x in ps[p].units:
+                    if x.block == u.block and x.kind == "table_row":
+                        where.append(self.index.unit_start[p] + ps[p].units.index(x))
+                        rows.append(x.cells or [x.text])
+                p += 1
+            self._tables[key] = dict(zip(where, table_ends(rows), strict=True))
+        return self._tables[key].get(self.index.unit_start[pid] + unit)
 
     @staticmethod
     def _related(a: list[str], b: list[str]) -> bool:
@@ -889,6 +921,7 @@ class _QuestionContext:
         self.qstems = set(lexical.tokens(res.query))
         self.qnames = names(q)
         self.wanted = asked_types(res.query if res.followup else q)
+        self.extreme = asked_extreme(q)
 
     def answer_like(self, title: str, uvec: np.ndarray) -> float:
         """``answer_like``: the unit vector's dot product with what answered questions like this one on

@@ -51,6 +51,13 @@ HAS = {
         rf"\b(?:\d+|{NUMBER_WORDS}|a few|several)\s*(?:[-–]\s*\d+\s*)?\+?\s*(?:{TIME_UNITS})\b", re.I
     ).search,
 }
+# Which end of a table a question asks for ("which industry pays the most?", "and the lowest paid
+# ones?"): the row holding that end of its table's figures is a feature, as the kind of value is.
+EXTREMES = {
+    1: re.compile(r"\b(?:most|highest|best|top|largest|biggest|greatest)\b", re.I),
+    -1: re.compile(r"\b(?:least|lowest|worst|fewest|smallest)\b", re.I),
+}
+FIGURE_RE = re.compile(r"\d[\d,]*(?:\.\d+)?")
 # Names a question uses: acronyms and capitalised words after the first word.
 NAME_RE = re.compile(r"\b(?:[A-Z]{2,}[A-Za-z0-9-]*|[A-Z][a-z]+[A-Za-z0-9-]*)\b")
 
@@ -91,6 +98,8 @@ CANDIDATE_FEATURES = [
     "list_intro",
     "question_shaped",
     "log_words",
+    "extreme_fit",
+    "extreme_other",
 ]
 """Columns of a candidate row; ``logit*`` are 0 when there is no cross-encoder.
 
@@ -112,6 +121,11 @@ answers such questions (``coach.adapter``; the plain ``dense`` without an adapte
 ``answer_like`` is the unit's cosine with what answered the questions most like
 this one on other guides (``examples.Elsewhere.answer_prototype``; 0 without
 examples), ``answer_like_gap`` its distance to the pool's best.
+``extreme_fit`` is 1 for a table row holding the highest figure of its table's
+figure column when the question asks for the most ("which industry pays the
+most?"), or the lowest when it asks for the least (``asked_extreme``,
+``table_ends``); ``extreme_other`` is 1 for the table's other rows with a
+figure, under such a question.
 ``after_quoted`` is 1/d for a unit d places after one the previous answer
 quoted, in guide order (0 when none is within ``answer.AFTER_QUOTED_REACH``):
 "what comes after that?", "and the cons?", "how does that compare?".
@@ -191,6 +205,38 @@ def _zipf(word: str) -> float:
 
 def asked_types(question: str) -> list[str]:
     return [k for k, rx in ASKS.items() if rx.search(question)]
+
+
+def asked_extreme(question: str) -> int:
+    """1 when the question asks for the most or highest of something, -1 for the least or lowest, else 0."""
+    found = [d for d, rx in EXTREMES.items() if rx.search(question)]
+    return found[0] if len(found) == 1 else 0
+
+
+def _figure(cell: str) -> float | None:
+    m = FIGURE_RE.search(cell)
+    return float(m.group().replace(",", "")) if m else None
+
+
+def table_ends(rows: list[list[str]]) -> list[tuple[bool, bool] | None]:
+    """(holds the table's highest figure, holds its lowest) for each row's cells; None for a row without one.
+
+    The figure column is the last one in which most rows hold a number (a pay or
+    a count column beside its labels); a table with fewer than two different
+    figures there has no ends.
+    """
+    width = max((len(r) for r in rows), default=0)
+    for col in range(width - 1, -1, -1):
+        figures = [_figure(r[col]) if col < len(r) else None for r in rows]
+        known = [f for f in figures if f is not None]
+        if len(known) >= 2 and 2 * len(known) >= len(rows):
+            break
+    else:
+        return [None] * len(rows)
+    high, low = max(known), min(known)
+    if high == low:
+        return [None] * len(rows)
+    return [None if f is None else (f == high, f == low) for f in figures]
 
 
 def names(question: str) -> list[str]:
@@ -281,8 +327,13 @@ def candidate_row(
     focus: float,
     repeat: bool,
     after_quoted: float,
+    extreme: int = 0,
+    ends: tuple[bool, bool] | None = None,
 ) -> list[float]:
     """One row in ``CANDIDATE_FEATURES`` order, pool-relative columns left at 0.
+
+    ``extreme`` is the question's ``asked_extreme``; ``ends`` the unit's entry
+    of ``table_ends`` (None for a unit that is not a table row with a figure).
 
     ``subject`` maps the stems of the question's subject words to their rarity
     in everyday English (0-1). Call ``pool_relative`` on the rows of the pool.
@@ -327,6 +378,8 @@ def candidate_row(
         "list_intro": float(is_list_intro(unit_text)),
         "question_shaped": float(unit_text.rstrip().endswith("?")),
         "log_words": math.log1p(len(unit_text.split())),
+        "extreme_fit": float(bool(extreme and ends and ends[0 if extreme > 0 else 1])),
+        "extreme_other": float(bool(extreme and ends and not ends[0 if extreme > 0 else 1])),
     }
     for k, has in zip(ASKS, _holds(unit_text), strict=True):
         asked = k in wanted

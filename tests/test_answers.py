@@ -117,6 +117,13 @@ def test_table_row_is_quoted_with_its_columns(real_coach):
 
 
 @pytest.mark.slow
+def test_the_top_of_a_table_answers_which_pays_the_most(real_coach):
+    a = real_coach.ask("which level pays the most?")
+    assert not a.abstained and a.sentences[0].kind == "table_row"
+    assert a.sentences[0].text.startswith("Health Information Systems Manager$110k")
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "q",
     [

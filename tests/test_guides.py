@@ -560,6 +560,21 @@ def test_a_list_that_runs_on_into_the_next_passage_is_quoted_with_its_items(tmp_
     assert quoted[1].startswith("Plant seedlings") and quoted[2].startswith("Clear away brush")
 
 
+def test_the_ends_of_a_table_that_runs_on_over_two_passages_are_the_whole_tables(tmp_path, fake_embedder):
+    rows = [f"Industry number {k} | ${40_000 + 500 * k:,}" for k in range(40)]  # the highest figure comes last
+    guide = "Welder Career Guide\n\nPay by industry\n\nIndustry | Median wage\n" + "\n".join(rows) + "\n"
+    coach = small_coach(tmp_path, fake_embedder, {"welder.txt": guide})
+    index = coach.index
+    where = {
+        u.text: (i, j) for i, p in enumerate(index.passages) for j, u in enumerate(p.units) if u.kind == "table_row"
+    }
+    assert len({i for i, _ in where.values()}) >= 2  # the table is split
+    assert coach._table_ends(*where[rows[-1]]) == (True, False)
+    assert coach._table_ends(*where[rows[0]]) == (False, True)
+    first_part = [t for t in rows if where[t][0] == where[rows[0]][0]]
+    assert coach._table_ends(*where[first_part[-1]]) == (False, False)  # its passage's highest, not the table's
+
+
 def test_the_held_out_guides_never_fitted_the_shipped_model():
     """`coach eval --sets eval/holdout/sets.json` measures guides the answer model never saw:
     none of their guides or question files is among what the shipped model was fitted on."""

@@ -11,12 +11,14 @@ from coach.features import (
     CANDIDATE_FEATURES,
     HAS,
     QUESTION_FEATURES,
+    asked_extreme,
     asked_types,
     candidate_row,
     names,
     pool_relative,
     question_row,
     subject_weights,
+    table_ends,
     without_readers,
 )
 from coach.model import AnswerModel, Linear, Trees, load_model
@@ -44,16 +46,45 @@ def test_what_a_question_asks_for():
     assert names("what's the salary for a ux designer in the US?") == ["us"]  # an acronym, not the pronoun
 
 
+def test_which_end_of_a_table_a_question_asks_for():
+    assert asked_extreme("which industry pays the most?") == 1
+    assert asked_extreme("which of those pays the best?") == 1
+    assert asked_extreme("and the lowest paid ones?") == -1
+    assert asked_extreme("what do electricians earn?") == 0
+    assert asked_extreme("which pays the most and which the least?") == 0  # both ends: neither column
+
+
+def test_the_rows_at_each_end_of_a_tables_figures():
+    pay = [["Outpatient care centers", "$47,560"], ["Hospitals; state, local, and private", "45,930"],
+           ["Offices of physicians", "43,880"], ["Offices of other health practitioners", "37,510"]]  # fmt: skip
+    assert table_ends(pay) == [(True, False), (False, False), (False, False), (False, True)]
+    # The figure column is the last one most rows fill; a row without a figure has no end.
+    similar = [["Dental Assistants", "provide patient care", "Postsecondary nondegree award", "$47,300"],
+               ["Dental Hygienists", "examine patients", "Associate's degree", "$94,260"],
+               ["Nursing Assistants", "provide basic care", "See How to Become One", "$39,430"],
+               ["Medical Scribes", "take notes", "High school diploma", "-"]]  # fmt: skip
+    assert table_ends(similar) == [(False, False), (True, False), (False, True), None]
+    assert table_ends([["Level", "Entry"], ["Level", "Senior"]]) == [None, None]  # no figures: no ends
+    col = CANDIDATE_FEATURES.index
+    top = _row("Outpatient care centers | $47,560", ["industry"], extreme=1, ends=(True, False))
+    other = _row("Offices of physicians | 43,880", ["industry"], extreme=1, ends=(False, False))
+    plain = _row("Offices of physicians | 43,880", ["industry"], ends=(False, False))  # the question asks for no end
+    assert (top[col("extreme_fit")], top[col("extreme_other")]) == (1.0, 0.0)
+    assert (other[col("extreme_fit")], other[col("extreme_other")]) == (0.0, 1.0)
+    assert plain[col("extreme_fit")] == plain[col("extreme_other")] == 0.0
+
+
 def _row(
     text: str, question_subject: list[str], logit: float | None = None, dense: float = 0.5, late: float = 0.0,
-    late_passage: float | None = None, wanted: tuple[str, ...] = ("amount",),
+    late_passage: float | None = None, wanted: tuple[str, ...] = ("amount",), extreme: int = 0,
+    ends: tuple[bool, bool] | None = None,
 ) -> list[float]:  # fmt: skip
     return candidate_row(
         unit_text=text, context=f"Guide > Pay: {text}", kind="sentence", unit_pos=1, heading="Pay",
         heading_sim=0.3, after_question_sim=0.0, dense=dense, dense_alone=dense, answer_like=0.0, bm25=0.5, passage_rank=0,
         logit=logit, late=late, late_passage=late_passage, late_cover=1.0, qstems=set(), subject=subject_weights(question_subject),
         qnames=[],
-        wanted=list(wanted), focus=0.0, repeat=False, after_quoted=0.0,
+        wanted=list(wanted), focus=0.0, repeat=False, after_quoted=0.0, extreme=extreme, ends=ends,
     )  # fmt: skip
 
 
@@ -257,13 +288,16 @@ def test_a_best_logit_is_weighed_against_the_logits_that_answered_other_guides_q
     rng = np.random.default_rng(4)
     vec = np.asarray([1.0, 0.0], dtype=np.float32)
 
+    logit = CANDIDATE_FEATURES.index("logit")
+
     def turn(guide: str, k: int) -> TurnData:
         t = _turn(guide, rng, abstain=(k % 5 == 0))
+        # Each answer's logit is its own (no two guides share one), so "none of its own" is checkable by value.
+        t.rows[t.labels, logit] = 3.0 + "abc".index(guide) + k / 100
         return t.model_copy(update={"searched": f"{guide} q{k}", "qvec": vec, "title": guide, "embedder": "e"})
 
     turns = [turn(g, k) for g in "abc" for k in range(10)]
     model = fit_model(turns)
-    logit = CANDIDATE_FEATURES.index("logit")
     for e, t in zip(model.examples, turns, strict=True):
         assert (e.logit is None) == t.abstain
         assert t.abstain or e.logit == pytest.approx(t.rows[t.labels, logit].max(), abs=1e-3)
@@ -276,7 +310,7 @@ def test_a_best_logit_is_weighed_against_the_logits_that_answered_other_guides_q
         subject=["pay"], unknown_gain=0.0, unknown_names=0.0, wanted=[], followup=False, cover=1.0, vote=0.5, prior=0.0,
         usual=voted[0].usual,
     )[QUESTION_FEATURES.index("logit_standing")]  # fmt: skip
-    assert row(-20.0) == 0.0 and row(20.0) == pytest.approx(1.0) and 0.0 < row(4.0) < 1.0
+    assert row(-20.0) == 0.0 and row(20.0) == pytest.approx(1.0) and 0.0 < row(4.5) < 1.0
     # Training reads it as serving does: the best unit of the pool as the plain ranker orders it.
     from coach.examples import logit_standing
     from coach.train import Rankers, _pool_rows, rank_turn
