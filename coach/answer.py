@@ -201,7 +201,8 @@ class Coach:
         self._adapter: tuple[AnswerModel, Embedder, np.ndarray | None] | None = None
         self._read_ahead: set[str | None] = set()
         self._read_ahead_lock = threading.Lock()
-        self._tables: dict[tuple[int, int], dict[int, tuple[bool, bool] | None]] = {}
+        self._tables: dict[int, tuple[bool, bool] | None] = {}
+        """``_table_ends`` of each table row read so far, by its place among the index's units."""
 
     def reader(self) -> CrossEncoder | None:
         """The cross-encoder the answer model reads with: the tuned one it names, or ``reranker``."""
@@ -616,31 +617,35 @@ class Coach:
 
     def _table_ends(self, pid: int, unit: int) -> tuple[bool, bool] | None:
         """``features.table_ends`` for a table row (its table may run on over the passages of its
-        section); None for any other unit. Worked out once per table."""
-        ps = self.index.passages
-        u = ps[pid].units[unit]
-        if u.kind != "table_row":
-            return None
-        first = pid
-        while (
-            first > 0
-            and ps[first - 1].source == ps[pid].source
-            and any(x.block == u.block for x in ps[first - 1].units)
-        ):
-            first -= 1
-        key = (first, u.block)
+        section: units of one table share a block number); None for any other unit. Worked out
+        once per table row."""
+        key = self.index.unit_start[pid] + unit
         if key not in self._tables:
+            ps = self.index.passages
+            u = ps[pid].units[unit]
+            if u.kind != "table_row":
+                return None
+
+            def holds(p: int) -> bool:
+                return (
+                    0 <= p < len(ps) and ps[p].source == ps[pid].source and any(x.block == u.block for x in ps[p].units)
+                )
+
+            first = pid
+            while holds(first - 1):
+                first -= 1
             where: list[int] = []
             rows: list[list[str]] = []
             p = first
-            while p < len(ps) and ps[p].source == ps[pid].source and any(x.block == u.block for x in ps[p].units):
-                for x in ps[p].units:
+            while holds(p):
+                for j, x in enumerate(ps[p].units):
                     if x.block == u.block and x.kind == "table_row":
-                        where.append(self.index.unit_start[p] + ps[p].units.index(x))
+                        where.append(self.index.unit_start[p] + j)
                         rows.append(x.cells or [x.text])
                 p += 1
-            self._tables[key] = dict(zip(where, table_ends(rows), strict=True))
-        return self._tables[key].get(self.index.unit_start[pid] + unit)
+            for k, ends in zip(where, table_ends(rows), strict=True):
+                self._tables.setdefault(k, ends)
+        return self._tables[key]
 
     @staticmethod
     def _related(a: list[str], b: list[str]) -> bool:

@@ -57,7 +57,9 @@ EXTREMES = {
     1: re.compile(r"\b(?:most|highest|best|top|largest|biggest|greatest)\b", re.I),
     -1: re.compile(r"\b(?:least|lowest|worst|fewest|smallest)\b", re.I),
 }
-FIGURE_RE = re.compile(r"\d[\d,]*(?:\.\d+)?")
+FIGURE_RE = re.compile(r"(?<![\w.])([-\u2212]?)(\d[\d,]*(?:\.\d+)?)\s*(k\b|m\b|million|billion)?\s*(%|percent)?", re.I)
+YEAR_RE = re.compile(r"(?:19|20)\d\d")
+SCALE = {"k": 1e3, "m": 1e6, "million": 1e6, "billion": 1e9}
 # Names a question uses: acronyms and capitalised words after the first word.
 NAME_RE = re.compile(r"\b(?:[A-Z]{2,}[A-Za-z0-9-]*|[A-Z][a-z]+[A-Za-z0-9-]*)\b")
 
@@ -122,10 +124,12 @@ answers such questions (``coach.adapter``; the plain ``dense`` without an adapte
 this one on other guides (``examples.Elsewhere.answer_prototype``; 0 without
 examples), ``answer_like_gap`` its distance to the pool's best.
 ``extreme_fit`` is 1 for a table row holding the highest figure of its table's
-figure column when the question asks for the most ("which industry pays the
-most?"), or the lowest when it asks for the least (``asked_extreme``,
+figure column when the question asks for the most of a value ("which industry
+pays the most?"), or the lowest when it asks for the least (``asked_extreme``,
 ``table_ends``); ``extreme_other`` is 1 for the table's other rows with a
-figure, under such a question.
+figure, under such a question. The end asked for is the new question's own
+("and the lowest paid ones?"), never its topic's, so it is read from the
+question alone, where ``wanted`` reads a follow-up with its topic.
 ``after_quoted`` is 1/d for a unit d places after one the previous answer
 quoted, in guide order (0 when none is within ``answer.AFTER_QUOTED_REACH``):
 "what comes after that?", "and the cons?", "how does that compare?".
@@ -208,22 +212,39 @@ def asked_types(question: str) -> list[str]:
 
 
 def asked_extreme(question: str) -> int:
-    """1 when the question asks for the most or highest of something, -1 for the least or lowest, else 0."""
+    """1 when the question asks for the most or highest of a value, -1 for the least or lowest, else 0.
+
+    Only a question that asks for a value (``asked_types``: "which industry pays
+    the most?", "and the lowest paid ones?") asks for an end of a table's
+    figures; "the most important skill" or "the best way in" do not.
+    """
     found = [d for d, rx in EXTREMES.items() if rx.search(question)]
-    return found[0] if len(found) == 1 else 0
+    return found[0] if len(found) == 1 and asked_types(question) else 0
 
 
-def _figure(cell: str) -> float | None:
+def _figure(cell: str) -> tuple[float, bool] | None:
+    """(value, is a share) of the first figure in a table cell; None when it holds none.
+
+    "$47,560", "45,930", "$47k", "-11%", "12% (Much faster than average)". A bare
+    year ("2024 Median Pay", a header row read as a row) is not a figure.
+    """
     m = FIGURE_RE.search(cell)
-    return float(m.group().replace(",", "")) if m else None
+    if m is None:
+        return None
+    sign, digits, scale, share = m.groups()
+    if not (sign or scale or share) and YEAR_RE.fullmatch(digits) and not HAS["amount"](cell):
+        return None
+    value = float(digits.replace(",", "")) * SCALE.get((scale or "").lower(), 1.0)
+    return (-value if sign else value), bool(share)
 
 
 def table_ends(rows: list[list[str]]) -> list[tuple[bool, bool] | None]:
     """(holds the table's highest figure, holds its lowest) for each row's cells; None for a row without one.
 
-    The figure column is the last one in which most rows hold a number (a pay or
-    a count column beside its labels); a table with fewer than two different
-    figures there has no ends.
+    The figure column is the last one in which at least half the rows hold a
+    figure (a pay or a count column beside its labels). A column that mixes
+    shares with amounts or counts (a "quick facts" table: pay, jobs, growth)
+    or has fewer than two different figures gives its table no ends.
     """
     width = max((len(r) for r in rows), default=0)
     for col in range(width - 1, -1, -1):
@@ -233,10 +254,11 @@ def table_ends(rows: list[list[str]]) -> list[tuple[bool, bool] | None]:
             break
     else:
         return [None] * len(rows)
-    high, low = max(known), min(known)
-    if high == low:
+    values = [v for v, _ in known]
+    if len({share for _, share in known}) > 1 or max(values) == min(values):
         return [None] * len(rows)
-    return [None if f is None else (f == high, f == low) for f in figures]
+    high, low = max(values), min(values)
+    return [None if f is None else (f[0] == high, f[0] == low) for f in figures]
 
 
 def names(question: str) -> list[str]:

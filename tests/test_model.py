@@ -52,6 +52,10 @@ def test_which_end_of_a_table_a_question_asks_for():
     assert asked_extreme("and the lowest paid ones?") == -1
     assert asked_extreme("what do electricians earn?") == 0
     assert asked_extreme("which pays the most and which the least?") == 0  # both ends: neither column
+    # An end of a table's figures only when the question asks for a value.
+    for q in ["what's the most important skill?", "what is the best way in?", "which school is best?",
+              "where do most accountants work?", "do I need at least a degree?"]:  # fmt: skip
+        assert asked_extreme(q) == 0, q
 
 
 def test_the_rows_at_each_end_of_a_tables_figures():
@@ -65,6 +69,14 @@ def test_the_rows_at_each_end_of_a_tables_figures():
                ["Medical Scribes", "take notes", "High school diploma", "-"]]  # fmt: skip
     assert table_ends(similar) == [(False, False), (True, False), (False, True), None]
     assert table_ends([["Level", "Entry"], ["Level", "Senior"]]) == [None, None]  # no figures: no ends
+    # A header read as a row names a year, not a figure; a fall is below zero.
+    growth = [["Occupation", "2024-34 EMPLOYMENT CHANGE"], ["Machinists", "-11%"], ["Welders", "2%"], ["All", "0%"]]
+    assert table_ends(growth) == [None, (False, True), (True, False), (False, False)]
+    # Quick facts mix pay, counts and shares in one column: no end means anything there.
+    facts = [["2024 Median Pay", "$137,480 per year"], ["Number of Jobs, 2024", "334,900"],
+             ["Job Outlook, 2024-34", "5% (As fast as average)"], ["Work Experience", "None"]]  # fmt: skip
+    assert table_ends(facts) == [None] * 4
+    assert table_ends([["Junior", "$47k USD"], ["Manager", "$110k USD"], ["Senior", "$75,500"]])[1] == (True, False)
     col = CANDIDATE_FEATURES.index
     top = _row("Outpatient care centers | $47,560", ["industry"], extreme=1, ends=(True, False))
     other = _row("Offices of physicians | 43,880", ["industry"], extreme=1, ends=(False, False))
