@@ -62,7 +62,7 @@ def test_the_rows_at_each_end_of_a_tables_figures():
     pay = [["Outpatient care centers", "$47,560"], ["Hospitals; state, local, and private", "45,930"],
            ["Offices of physicians", "43,880"], ["Offices of other health practitioners", "37,510"]]  # fmt: skip
     assert table_ends(pay) == [(True, False), (False, False), (False, False), (False, True)]
-    # The figure column is the last one most rows fill; a row without a figure has no end.
+    # The figure column is the last one at least half the rows fill; a row without a figure has no end.
     similar = [["Dental Assistants", "provide patient care", "Postsecondary nondegree award", "$47,300"],
                ["Dental Hygienists", "examine patients", "Associate's degree", "$94,260"],
                ["Nursing Assistants", "provide basic care", "See How to Become One", "$39,430"],
