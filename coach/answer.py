@@ -724,6 +724,8 @@ class Coach:
                     break
                 chosen.append(c)
                 words += n
+            # A paragraph's first sentence, or a one-item list, leaves places to confident extras.
+            self._add_extras(chosen, words, ranked[1:])
         else:
             words = self._add_extras(chosen, words, ranked[1:])
             chosen = self._continuation(chosen, words)
@@ -757,17 +759,30 @@ class Coach:
         return words
 
     def _list_items(self, best: Candidate) -> list[Candidate]:
-        """The items a list introduction ("Key responsibilities include:") leads into."""
+        """What a list introduction ("Key responsibilities include:") leads into: its list's items,
+        or, when no list follows, the first sentence of the paragraph it introduces ("Thermofluid
+        Mechanics:" over the paragraph about them; the answer's other places stay the ranking's).
+
+        The list may go on in the next passages of the section. What it introduces may start
+        under a heading below the introduction's, or be a table under a caption of its own.
+        """
         passage = self.index.passages[best.passage]
         if not is_list_intro(passage.units[best.unit].text):
             return []
         out: list[Candidate] = []
+        below = passage.section
         pid, j = best.passage, best.unit + 1
         while len(out) < MAX_LIST_ITEMS:
             if j >= len(passage.units):
-                # A long list may go on in the next passage of the same section.
                 nxt = self.index.passages[pid + 1] if pid + 1 < len(self.index.passages) else None
-                if nxt is None or nxt.source != passage.source or nxt.section != passage.section:
+                if nxt is None or nxt.source != passage.source:
+                    break
+                # A long list goes on in the next passage of the same section. Before its first
+                # item, the next passage may be a sub-section (a run-in heading), or a table
+                # under a caption of its own ("Median annual wages, May 2024").
+                nested = len(nxt.section) > len(below) and nxt.section[: len(below)] == below
+                table = bool(nxt.units) and nxt.units[0].kind in ("heading", "table_row")
+                if nxt.section != passage.section and not (not out and (nested or table)):
                     break
                 pid, passage, j = pid + 1, nxt, 0
                 continue
@@ -775,9 +790,12 @@ class Coach:
             if unit.kind == "heading" and not out:  # a table's header row: its rows follow
                 j += 1
                 continue
+            item = best.model_copy(update={"passage": pid, "unit": j, "context": unit_context(passage, unit)})
             if unit.kind not in LIST_KINDS:
+                if not out and unit.kind == "sentence" and not is_list_intro(unit.text):
+                    out.append(item)  # no list: the first sentence of the paragraph it introduces
                 break
-            out.append(best.model_copy(update={"passage": pid, "unit": j, "context": unit_context(passage, unit)}))
+            out.append(item)
             j += 1
         return out
 
@@ -796,10 +814,22 @@ class Coach:
             return chosen
         if any(c.passage == best.passage and c.unit == nxt for c in chosen):
             return chosen
-        if words + len(unit.text.split()) > self.model.thresholds.max_words:
+        words += len(unit.text.split())
+        if words > self.model.thresholds.max_words:
             return chosen
         extra = best.model_copy(update={"unit": nxt, "score": best.score})
-        return [*chosen, extra]
+        if not is_list_intro(unit.text):
+            return [*chosen, extra]
+        # "..., I developed a checklist that helped me focus on ...:" says nothing without its items.
+        taken = {(x.passage, x.unit) for x in chosen}
+        items = []
+        for c in self._list_items(extra)[: 3 - len(chosen) - 1]:
+            n = len(c.get(self.index).text.split())
+            if words + n > self.model.thresholds.max_words or (c.passage, c.unit) in taken:
+                break
+            items.append(c)
+            words += n
+        return [*chosen, extra, *items] if items else chosen
 
     # -- building ---------------------------------------------------------------
 

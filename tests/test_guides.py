@@ -560,6 +560,61 @@ def test_a_list_that_runs_on_into_the_next_passage_is_quoted_with_its_items(tmp_
     assert quoted[1].startswith("Plant seedlings") and quoted[2].startswith("Clear away brush")
 
 
+def _unit(index, start: str) -> Candidate:  # noqa: ANN001
+    return next(
+        Candidate(passage=i, unit=j, context="", dense=0.0, passage_score=0.0)
+        for i, p in enumerate(index.passages)
+        for j, u in enumerate(p.units)
+        if u.text.startswith(start)
+    )
+
+
+def test_an_introduction_over_a_paragraph_is_quoted_with_its_first_sentence(tmp_path, fake_embedder):
+    # A heading-like line with a colon, then prose, not a list: the prose is what it introduces.
+    guide = (
+        "Mechanical Engineering Degree\n\nStructure\n\n"
+        "The first year covers calculus, physics and chemistry.\n\n"
+        "Thermofluid Mechanics:\n\n"
+        "Next you learn how energy and fluids behave. This holds the thermodynamics and heat transfer classes.\n\n"
+        "System Dynamics:\n\nThis covers vibrations and control systems.\n"
+    )
+    coach = small_coach(tmp_path, fake_embedder, {"mech.txt": guide})
+    quoted = [c.get(coach.index).text for c in coach._compose([_unit(coach.index, "Thermofluid Mechanics:")])]
+    assert quoted == ["Thermofluid Mechanics:", "Next you learn how energy and fluids behave."]
+    # The place the one sentence leaves goes to a confident unit of the ranking.
+    other = _unit(coach.index, "This covers vibrations").model_copy(update={"score": 3.0})
+    quoted = [c.get(coach.index).text for c in coach._compose([_unit(coach.index, "Thermofluid"), other])]
+    assert len(quoted) == 3 and quoted[2] == "This covers vibrations and control systems."
+
+
+def test_an_introduction_over_a_captioned_table_is_quoted_with_its_rows(tmp_path, fake_embedder):
+    filler = " ".join(["Pay varies with the employer, the region and the years of experience."] * 9)
+    rows = "\n".join(["Industry | Median wage", "Hospitals | $61,000", "Clinics | $54,000", "Retail | $41,000"])
+    guide = (
+        "Welder Career Guide\n\nPay\n\n"
+        f"{filler} The median wages in the top industries were as follows:\n\n"
+        f"Median wages by industry, May 2024\n{rows}\n\nWork Environment\n\nMost welders work full time.\n"
+    )
+    coach = small_coach(tmp_path, fake_embedder, {"welder.txt": guide})
+    intro = _unit(coach.index, "The median wages in the top industries")
+    quoted = [c.get(coach.index).text for c in coach._compose([intro])]
+    assert quoted[0].startswith("The median wages") and len(quoted) == 3
+    assert "Hospitals" in quoted[1] and "Clinics" in quoted[2]
+
+
+def test_a_continued_sentence_that_introduces_a_list_comes_with_its_first_item(tmp_path, fake_embedder):
+    guide = (
+        "Engineering Projects\n\nProject Tips\n\n"
+        "Open-ended projects are hard at first. It helps to keep a checklist of what matters most:\n"
+        "- Vibrations: how does the system respond to excitations?\n"
+        "- Cost: can it be made more affordable?\n"
+    )
+    coach = small_coach(tmp_path, fake_embedder, {"projects.txt": guide})
+    quoted = [c.get(coach.index).text for c in coach._compose([_unit(coach.index, "Open-ended projects")])]
+    assert quoted[1].startswith("It helps to keep a checklist") and len(quoted) == 3
+    assert quoted[2].startswith("Vibrations")
+
+
 def test_the_ends_of_a_table_that_runs_on_over_two_passages_are_the_whole_tables(tmp_path, fake_embedder):
     rows = [f"Industry number {k} | ${40_000 + 500 * k:,}" for k in range(40)]  # the highest figure comes last
     guide = "Welder Career Guide\n\nPay by industry\n\nIndustry | Median wage\n" + "\n".join(rows) + "\n"
