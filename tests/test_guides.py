@@ -569,6 +569,12 @@ def _unit(index, start: str) -> Candidate:  # noqa: ANN001
     )
 
 
+def _answer(coach: Coach, *starts: str, score: float = 0.0) -> list[str]:
+    """The texts ``_compose`` quotes for the units starting so (the first is the best one)."""
+    ranked = [_unit(coach.index, start).model_copy(update={"score": score}) for start in starts]
+    return [c.get(coach.index).text for c in coach._compose(ranked)]
+
+
 def test_an_introduction_over_a_paragraph_is_quoted_with_its_first_sentence(tmp_path, fake_embedder):
     # A heading-like line with a colon, then prose, not a list: the prose is what it introduces.
     guide = (
@@ -579,11 +585,9 @@ def test_an_introduction_over_a_paragraph_is_quoted_with_its_first_sentence(tmp_
         "System Dynamics:\n\nThis covers vibrations and control systems.\n"
     )
     coach = small_coach(tmp_path, fake_embedder, {"mech.txt": guide})
-    quoted = [c.get(coach.index).text for c in coach._compose([_unit(coach.index, "Thermofluid Mechanics:")])]
-    assert quoted == ["Thermofluid Mechanics:", "Next you learn how energy and fluids behave."]
+    assert _answer(coach, "Thermofluid") == ["Thermofluid Mechanics:", "Next you learn how energy and fluids behave."]
     # The place the one sentence leaves goes to a confident unit of the ranking.
-    other = _unit(coach.index, "This covers vibrations").model_copy(update={"score": 3.0})
-    quoted = [c.get(coach.index).text for c in coach._compose([_unit(coach.index, "Thermofluid"), other])]
+    quoted = _answer(coach, "Thermofluid", "This covers vibrations", score=3.0)
     assert len(quoted) == 3 and quoted[2] == "This covers vibrations and control systems."
 
 
@@ -595,9 +599,7 @@ def test_an_introduction_over_a_captioned_table_is_quoted_with_its_rows(tmp_path
         f"{filler} The median wages in the top industries were as follows:\n\n"
         f"Median wages by industry, May 2024\n{rows}\n\nWork Environment\n\nMost welders work full time.\n"
     )
-    coach = small_coach(tmp_path, fake_embedder, {"welder.txt": guide})
-    intro = _unit(coach.index, "The median wages in the top industries")
-    quoted = [c.get(coach.index).text for c in coach._compose([intro])]
+    quoted = _answer(small_coach(tmp_path, fake_embedder, {"welder.txt": guide}), "The median wages in the top")
     assert quoted[0].startswith("The median wages") and len(quoted) == 3
     assert "Hospitals" in quoted[1] and "Clinics" in quoted[2]
 
@@ -609,8 +611,7 @@ def test_a_continued_sentence_that_introduces_a_list_comes_with_its_first_item(t
         "- Vibrations: how does the system respond to excitations?\n"
         "- Cost: can it be made more affordable?\n"
     )
-    coach = small_coach(tmp_path, fake_embedder, {"projects.txt": guide})
-    quoted = [c.get(coach.index).text for c in coach._compose([_unit(coach.index, "Open-ended projects")])]
+    quoted = _answer(small_coach(tmp_path, fake_embedder, {"projects.txt": guide}), "Open-ended projects")
     assert quoted[1].startswith("It helps to keep a checklist") and len(quoted) == 3
     assert quoted[2].startswith("Vibrations")
 
