@@ -763,8 +763,8 @@ class Coach:
         or, when no list follows, the first sentence of the paragraph it introduces ("Thermofluid
         Mechanics:" over the paragraph about them; the answer's other places stay the ranking's).
 
-        The list may go on in the next passages of the section. What it introduces may start
-        under a heading below the introduction's, or be a table under a caption of its own.
+        The list may go on in the next passages of the section, and may start under a heading
+        below the introduction's ("Here's a closer look at what they do:" over "Planning and Design").
         """
         passage = self.index.passages[best.passage]
         if not is_list_intro(passage.units[best.unit].text):
@@ -777,12 +777,10 @@ class Coach:
                 nxt = self.index.passages[pid + 1] if pid + 1 < len(self.index.passages) else None
                 if nxt is None or nxt.source != passage.source:
                     break
-                # A long list goes on in the next passage of the same section. Before its first
-                # item, the next passage may be a sub-section (a run-in heading), or a table
-                # under a caption of its own ("Median annual wages, May 2024").
-                nested = len(nxt.section) > len(below) and nxt.section[: len(below)] == below
-                table = bool(nxt.units) and nxt.units[0].kind in ("heading", "table_row")
-                if nxt.section != passage.section and not (not out and (nested or table)):
+                # A long list goes on in the next passage of the same section; before its first
+                # item, the next passage may be a sub-section.
+                nested = not out and len(nxt.section) > len(below) and nxt.section[: len(below)] == below
+                if nxt.section != passage.section and not nested:
                     break
                 pid, passage, j = pid + 1, nxt, 0
                 continue

@@ -531,7 +531,10 @@ def compose_sim(r: Ranked, extra_min: float, max_words: int) -> tuple[bool, int]
     t = r.turn
     chosen = [int(r.order[0])]
     words = t.words[chosen[0]]
-    if is_list_intro(t.texts[chosen[0]]):  # a list introduction is quoted with its items only
+    # A list introduction is quoted with its items (in ``words`` and ``labels``). Serving fills the
+    # places a short list or a paragraph's one sentence leaves with extras (``Coach._compose``);
+    # a collection keeps no item count, so the replay leaves them empty and undercounts a little.
+    if is_list_intro(t.texts[chosen[0]]):
         return bool(t.labels[chosen[0]]), words
     for k, s in zip(r.order[1:], r.scores[1:], strict=True):
         if len(chosen) == 3 or 1 / (1 + np.exp(-s)) < extra_min:

@@ -591,17 +591,19 @@ def test_an_introduction_over_a_paragraph_is_quoted_with_its_first_sentence(tmp_
     assert len(quoted) == 3 and quoted[2] == "This covers vibrations and control systems."
 
 
-def test_an_introduction_over_a_captioned_table_is_quoted_with_its_rows(tmp_path, fake_embedder):
-    filler = " ".join(["Pay varies with the employer, the region and the years of experience."] * 9)
-    rows = "\n".join(["Industry | Median wage", "Hospitals | $61,000", "Clinics | $54,000", "Retail | $41,000"])
+def test_an_introduction_over_a_sub_heading_is_quoted_with_the_list_under_it(tmp_path, fake_embedder):
     guide = (
-        "Welder Career Guide\n\nPay\n\n"
-        f"{filler} The median wages in the top industries were as follows:\n\n"
-        f"Median wages by industry, May 2024\n{rows}\n\nWork Environment\n\nMost welders work full time.\n"
+        "# Welder Career Guide\n\n## Pay\n\n"
+        "Pay varies with the employer and the region. The median wages in the top industries were as follows:\n\n"
+        "### Median wages by industry, May 2024\n\n"
+        "- Hospitals: $61,000\n- Clinics: $54,000\n- Retail: $41,000\n\n## Work Environment\n\nMost work full time.\n"
     )
-    quoted = _answer(small_coach(tmp_path, fake_embedder, {"welder.txt": guide}), "The median wages in the top")
-    assert quoted[0].startswith("The median wages") and len(quoted) == 3
-    assert "Hospitals" in quoted[1] and "Clinics" in quoted[2]
+    quoted = _answer(small_coach(tmp_path, fake_embedder, {"welder.md": guide}), "The median wages in the top")
+    assert quoted == [
+        "The median wages in the top industries were as follows:",
+        "Hospitals: $61,000",
+        "Clinics: $54,000",
+    ]
 
 
 def test_a_continued_sentence_that_introduces_a_list_comes_with_its_first_item(tmp_path, fake_embedder):
