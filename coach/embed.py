@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -80,6 +81,27 @@ def model_fingerprint(path: str) -> str:
     return f"{p.parent.name}/{p.name}@{digest.hexdigest()[:12]}"
 
 
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """torch's threads set to ``n`` for the calling thread, then back as they were.
+
+    torch and FAISS share one OpenMP runtime, and its thread count is per calling
+    thread: ``index.load_index`` sets it to 1 for FAISS's one-vector searches,
+    which left the embedder on one thread too (a question's vectors: 12.9 ms on
+    one thread, 8.0 ms on two, 2-core machine).
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    if before != n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if before != n:
+            torch.set_num_threads(before)
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a local folder on the CPU."""
 
@@ -87,6 +109,7 @@ class SentenceTransformerEmbedder:
         self.path = path
         self._model_id = model_fingerprint(path)
         self._model = None
+        self._threads = cpu_budget()
 
     @property
     def model_id(self) -> str:
@@ -104,11 +127,6 @@ class SentenceTransformerEmbedder:
                 hf_logging.disable_progress_bar()
                 hf_logging.set_verbosity_error()
 
-                import torch
-
-                # Set once per process, before the first forward pass: torch's default counts the host's cores.
-                if torch.get_num_threads() != cpu_budget():
-                    torch.set_num_threads(cpu_budget())
                 self._model = SentenceTransformer(self.path, device="cpu")
             except Exception as exc:  # any failure here means "this is not a usable model"
                 raise ModelError(
@@ -133,12 +151,13 @@ class SentenceTransformerEmbedder:
         # longest first puts the peak memory at the start, not after an hour.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
-            vecs = model.encode(
-                [texts[i] for i in rows], batch_size=len(rows), normalize_embeddings=True, show_progress_bar=False
-            )
-            out[rows] = np.asarray(vecs, dtype=np.float32)
-            if progress is not None:
-                progress(min(start + batch_size, len(texts)), len(texts))
+        with _threads(self._threads):
+            for start in range(0, len(texts), batch_size):
+                rows = order[start : start + batch_size]
+                vecs = model.encode(
+                    [texts[i] for i in rows], batch_size=len(rows), normalize_embeddings=True, show_progress_bar=False
+                )
+                out[rows] = np.asarray(vecs, dtype=np.float32)
+                if progress is not None:
+                    progress(min(start + batch_size, len(texts)), len(texts))
         return out

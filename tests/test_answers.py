@@ -97,6 +97,31 @@ def test_search_finds_the_median_salary(real_coach):
 
 
 @pytest.mark.slow
+def test_questions_are_embedded_on_every_cpu_the_coach_may_use_while_faiss_keeps_its_one(real_coach):
+    # torch and FAISS share one OpenMP thread count per calling thread; loading the index sets it
+    # to 1 for FAISS's one-vector searches, which once left the embedder on one CPU too.
+    import torch
+
+    from coach.embed import cpu_budget
+
+    model = real_coach.embedder._load()
+    seen: list[int] = []
+    encode = model.encode
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        seen.append(torch.get_num_threads())
+        return encode(*args, **kwargs)
+
+    torch.set_num_threads(1)  # as FAISS leaves it
+    model.encode = spy
+    try:
+        real_coach.ask("How much do these techs make?")
+    finally:
+        del model.encode
+    assert seen and set(seen) == {cpu_budget()}
+    assert torch.get_num_threads() == 1  # FAISS searches on with one
+
+
 def test_answer_is_verbatim_and_cited(real_coach):
     a = real_coach.ask("Which databases should I learn?")
     assert not a.abstained

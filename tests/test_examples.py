@@ -41,6 +41,15 @@ def test_a_guides_own_labelled_questions_never_vote_for_it():
     assert Elsewhere.of([], None, ("fake", 3), _encode).vote(PAY, guide="Welder") == NO_VOTE
 
 
+def test_the_same_question_asked_on_another_guide_is_voted_on_by_that_guides_others():
+    elsewhere = Elsewhere.of(EXAMPLES, None, ("fake", 3), _encode)
+    question = _vec(1, 0.2, 0.5)
+    # Asked on the welder guide first, then on the lifeguard guide: the second vote is not the first's.
+    assert elsewhere.vote(question, guide="Welder Career Overview") == 0.0
+    assert elsewhere.vote(question, guide="Lifeguard") > 0.5
+    assert elsewhere.vote(question, guide="Welder Career Overview") == 0.0
+
+
 def test_shipped_vectors_are_used_for_their_embedder_only():
     vectors = _encode([e.query for e in EXAMPLES])
     packed = ExampleVectors.pack(vectors, "fake")
