@@ -3,6 +3,12 @@
     .venv/bin/python benchmarks/unanswered_reader.py tune --turns T.pkl --half 0      # ~25 min a half
     .venv/bin/python benchmarks/unanswered_reader.py read --turns T.pkl --half 1 --out R1.pkl
     .venv/bin/python benchmarks/unanswered_reader.py report --turns R1.pkl [--turns R0.pkl --replay]
+    .venv/bin/python benchmarks/unanswered_reader.py read --turns T.pkl --half 0 --every 2 --out Q1.pkl  # a learning curve
+
+``--every 2`` tunes on every second guide of the half (by name) only: with ``read`` and then
+``report``, how the reader reads the other half with half the labelled guides (stop 50: 20 of
+half 0's 39 guides, AUC 0.897 against 0.943, best right 0.688 against 0.716, out of scope below
+the 4% cut 0.50 against 0.75).
 
 ``T.pkl`` is a collection as ``coach train`` makes it (``benchmarks/late_reader.py --save T.pkl``:
 every labelled turn of ``eval/sets.json`` with the installed cross-encoder's logits).
@@ -62,12 +68,14 @@ def halves(wb, turns: list[TurnData]) -> tuple[dict, dict[str, int]]:  # noqa: A
     return questions, fold_of(reader_guides(questions), READER_HALVES)
 
 
-def reader_of(wb, turns: list[TurnData], half: int, unanswered: bool) -> Path:  # noqa: ANN001
+def reader_of(wb, turns: list[TurnData], half: int, unanswered: bool, every: int = 1) -> Path:  # noqa: ANN001
+    """The reader tuned on the guides of ``half`` (every ``every``-th of them, by name, for a learning curve)."""
     from coach.experiment import tune_reader
 
     questions, group = halves(wb, turns)
-    names = [g for g in group if group[g] == half]
-    return tune_reader(wb, questions, names, f"half{half}", unanswered=unanswered)
+    names = sorted(g for g in group if group[g] == half)[::every]
+    label = f"half{half}" if every == 1 else f"half{half}-every{every}"
+    return tune_reader(wb, questions, names, label, unanswered=unanswered)
 
 
 def report(turns: list[TurnData], name: str) -> None:
@@ -97,6 +105,12 @@ def main() -> None:
     ap.add_argument("--half", type=int)
     ap.add_argument("--recipe", choices=["listwise", "unanswered"], default="unanswered")
     ap.add_argument("--out", type=Path)
+    ap.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="tune on every K-th guide of the half only (a learning curve; tune and read)",
+    )
     ap.add_argument("--replay", action="store_true", help="also fit_model's out-of-guide replay (report)")
     args = ap.parse_args()
     if args.step != "report" and args.half not in (0, 1):
@@ -113,13 +127,16 @@ def main() -> None:
         return
     wb = workbench()
     if args.step == "tune":
-        print(reader_of(wb, turns, args.half, unanswered=False), flush=True)
-        print(reader_of(wb, turns, args.half, unanswered=True), flush=True)
+        recipes = [False, True] if args.every == 1 else [args.recipe == "unanswered"]
+        for unanswered in recipes:
+            print(reader_of(wb, turns, args.half, unanswered=unanswered, every=args.every), flush=True)
         return
     from coach.experiment import MemoTunedCrossEncoder, rescored
 
     _, group = halves(wb, turns)
-    tuned = MemoTunedCrossEncoder(wb.reranker.model_dir, reader_of(wb, turns, args.half, args.recipe == "unanswered"))
+    tuned = MemoTunedCrossEncoder(
+        wb.reranker.model_dir, reader_of(wb, turns, args.half, args.recipe == "unanswered", args.every)
+    )
     wb.readers = {g: tuned for g, h in group.items() if h != args.half}
     read = [t for t in rescored(wb, turns) if group.get(t.guide, args.half) != args.half]
     args.out.write_bytes(pickle.dumps(read))
