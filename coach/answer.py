@@ -36,7 +36,6 @@ from coach.conversation import (
     contextual_query,
     followup_evidence,
     is_followup,
-    new_topic,
     resolve,
     subject_spans,
     subject_words,
@@ -296,7 +295,7 @@ class Coach:
         answer = self.decide(a, alone if followup else None)
         if followup and answer.abstained:
             # Read with its topic the guide does not cover it; read alone it may stand on its
-            # own ("ok, and what do the lowest paid electricians make?"), and
+            # own ("ok different question, what do the lowest paid electricians make?"), and
             # then its own confident answer is given, under the same abstention model and cut,
             # unless its best unit is what the conversation just quoted (no answer to a new question).
             other = alone()
@@ -344,11 +343,9 @@ class Coach:
         # the audit keeps the question as asked.
         spelt = expand_initials(q, career_initials(self.index, guide), knows)
         asked, q = q, correct_question(spelt, vocabulary.words, knows)
-        # "different question - ..." starts a topic of its own, read without the announcement.
-        switched, q = new_topic(q)
         subject = subject_words(q)
         unknown = unknown_words(subject, knows)
-        ctx = contextual_query(q, history) if history and not switched else None
+        ctx = contextual_query(q, history) if history else None
         texts = [q] + ([ctx] if ctx else [])
         if unknown:
             drop = re.compile(r"\b(" + "|".join(re.escape(w) for w in unknown) + r")\b", re.I)

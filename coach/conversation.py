@@ -7,9 +7,8 @@ decided from the question: it opens by leaning back ("and ...", "what about
 ..."), or points back ("is it fast paced?", "after that?"), or it has no
 subject of its own and the guide matches it better read with the topic than
 alone. A question that brings its own subject and points nowhere ("What is
-HIPAA?", a starter question clicked after another topic) starts a new topic, and
-so does one that says it does ("different question - do they pay overtime?",
-read without the announcement). Either way the answer model also sees what the question finds on its own
+HIPAA?", a starter question clicked after another topic) starts a new topic.
+Either way the answer model also sees what the question finds on its own
 (``dense_alone`` in ``coach/features.py``).
 """
 
@@ -32,19 +31,6 @@ BACK_RE = re.compile(
     r"then|above|below|before|after|next|previous|former|latter|else|other|another|more)\b",
     re.I,
 )
-SWITCH_RE = re.compile(
-    r"^\s*(?:(?:ok|okay|so|and|but|also|oh|hey|now)[\s,]+)?"
-    r"(?:(?:totally|completely|a|an|one|on)\s+)*"
-    r"(?:(?:different|another|new|separate|unrelated|other|side)\s+(?:question|topic|subject|thing|note)"
-    r"|unrelated|changing\s+(?:the\s+)?(?:subject|topic)|change\s+of\s+(?:subject|topic)"
-    r"|switching\s+(?:gears|topics?))"
-    # then a break, a "but", or straight into the question ("different question what does it pay")
-    r"(?:\s*[,:;.!?\u2013\u2014-]+\s*(?:(?:but|though|now|then)\b[\s,]*)?"
-    r"|\s+(?:but|though|now|then)\b[\s,:;.!?\u2013\u2014-]*"
-    r"|\s+(?=(?:what|whats|how|do|does|did|is|are|can|could|will|would|should|where|when|who|which|why|any|if|i)\b))",
-    re.I,
-)
-"""An opening that announces a new topic ("different question -", "ok, unrelated but ...")."""
 GUIDE_SELF_RE = re.compile(
     r"\b(?:this|the)\s+(?:job|career|role|field|occupation|profession|position|work|line of work|guide)\b"
     r"|\bdo you think that\b|\bso that\b",
@@ -94,19 +80,6 @@ def subject_words(question: str) -> list[str]:
 def subject_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of ``subject_words`` in ``text`` (every occurrence)."""
     return [(a, b) for _, a, b in _subject_matches(text)]
-
-
-def new_topic(question: str) -> tuple[bool, str]:
-    """Does the question open by announcing a new topic ("different question - what benefits come
-    with it?", "unrelated but how many openings are there?"), and the question after the announcement.
-
-    Such a question is read on its own, as a first question is, whatever else it shares with
-    the conversation ("ok ..." opens a follow-up otherwise). An announcement with nothing after
-    it is no question of its own: it is left as asked.
-    """
-    m = SWITCH_RE.match(question)
-    rest = question[m.end() :] if m else ""
-    return (True, rest) if re.search(r"\w", rest) else (False, question)
 
 
 def continues(question: str) -> bool:

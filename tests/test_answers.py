@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from coach.answer import EMPTY_PROMPT, history_turn
-from coach.conversation import Turn, continues, followup_evidence, is_followup, new_topic, resolve
+from coach.conversation import Turn, continues, followup_evidence, is_followup, resolve
 from coach.evaluate import integrity_ok, read_conversations, run_conversation
 from tests.conftest import ROOT, SEED
 
@@ -185,27 +185,6 @@ def test_a_new_topic_after_a_conversation_is_not_a_followup(real_coach, starter)
     third = real_coach.ask(starter, [history_turn(first), history_turn(second)])
     assert third.query == starter
     assert third.text == real_coach.ask(starter).text
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "announced",
-    [
-        "ok different question, is it fast paced?",
-        "Unrelated, but is it fast paced?",
-        "separate thing - is it fast paced?",
-    ],
-)
-def test_a_question_that_announces_a_new_topic_is_read_on_its_own(real_coach, announced):
-    # "is it fast paced?" alone continues the topic; announced as a new question it is asked afresh,
-    # without the announcement, and the audit keeps it as asked.
-    first = real_coach.ask("What certifications should I get?")
-    switched = real_coach.ask(announced, [history_turn(first)])
-    assert not switched.followup and switched.query == "is it fast paced?"
-    assert switched.question == announced
-    assert switched.text == real_coach.ask("is it fast paced?").text
-    assert new_topic("different question") == (False, "different question")  # nothing after it
-    assert not new_topic("what other questions do interviewers ask?")[0]
 
 
 @pytest.mark.slow
@@ -598,8 +577,8 @@ def test_the_followup_evidence_reads_the_topic_as_it_was_searched(settings, fake
 def test_a_followup_its_topic_reading_cannot_answer_is_answered_on_its_own(
     settings, fake_embedder, monkeypatch, alone_covered
 ):
-    """A question like "ok, and what do the lowest paid electricians make?" opens like a
-    follow-up; read with its topic the guide does not cover it, read alone it may: then its own
+    """A question like "ok different question, what do the lowest paid electricians make?" opens
+    like a follow-up; read with its topic the guide does not cover it, read alone it may: then its own
     answer is given (under the same abstention model and cut) and it starts a new topic, else the
     coach says it is not covered. A follow-up its topic reading answers is never replaced, a
     first question is read once, and an answer that would quote again what the conversation just
@@ -611,7 +590,7 @@ def test_a_followup_its_topic_reading_cannot_answer_is_answered_on_its_own(
     coach = _followup_coach(settings, fake_embedder)
     topic = "do electricians work outside much?"
     history = [Turn(question=topic, query=topic, standalone=True)]
-    q = "ok, and what do the lowest paid electricians make?"
+    q = "ok different question, what do the lowest paid electricians make?"
     read: list[bool] = []
     covered = {True: False, False: alone_covered}  # reading with the topic -> covered?
 
