@@ -718,12 +718,8 @@ class Coach:
         words = len(best.get(self.index).text.split())
         items = self._list_items(best)
         if items:
-            for c in items:
-                n = len(c.get(self.index).text.split())
-                if len(chosen) == 3 or words + n > t.max_words:
-                    break
-                chosen.append(c)
-                words += n
+            fit, words = self._fitting(items, chosen, words)
+            chosen += fit
             # A paragraph's first sentence, or a one-item list, leaves places to confident extras.
             self._add_extras(chosen, words, ranked[1:])
         else:
@@ -819,15 +815,23 @@ class Coach:
         if not is_list_intro(unit.text):
             return [*chosen, extra]
         # "..., I developed a checklist that helped me focus on ...:" says nothing without its items.
-        taken = {(x.passage, x.unit) for x in chosen}
-        items = []
-        for c in self._list_items(extra)[: 3 - len(chosen) - 1]:
-            n = len(c.get(self.index).text.split())
-            if words + n > self.model.thresholds.max_words or (c.passage, c.unit) in taken:
-                break
-            items.append(c)
-            words += n
+        items, _ = self._fitting(self._list_items(extra), [*chosen, extra], words)
         return [*chosen, extra, *items] if items else chosen
+
+    def _fitting(self, items: list[Candidate], chosen: list[Candidate], words: int) -> tuple[list[Candidate], int]:
+        """The first of a list introduction's ``items`` that still fit after ``chosen`` (which has
+        ``words``): three units at most, the word budget, stopping at one already chosen; and the
+        words then."""
+        taken = {(x.passage, x.unit) for x in chosen}
+        out: list[Candidate] = []
+        for c in items:
+            n = len(c.get(self.index).text.split())
+            full = len(chosen) + len(out) == 3 or words + n > self.model.thresholds.max_words
+            if full or (c.passage, c.unit) in taken:
+                break
+            out.append(c)
+            words += n
+        return out, words
 
     # -- building ---------------------------------------------------------------
 
