@@ -363,11 +363,21 @@ def cmd_train(args: argparse.Namespace) -> int:
             "Pass --sets eval/sets.json (with ../shared beside the project).",
         )
     settings = _settings(args)
-    if args.reader == "tuned":  # before an hour of collecting, not after it
+    out = Path(args.out)
+    kept = None
+    if args.reader == "kept":
+        from coach.model import load_model
+
+        kept = load_model(str(out) if out.is_file() else None).reader_file()
+        if kept is None or not kept.is_file():
+            raise CoachError(
+                f"--reader kept needs the tuned reader of the model at {out}, and it has none.",
+                "Pass --reader tuned to tune the readers as well.",
+            )
+    if args.reader != "installed":  # before an hour of collecting, not after it
         require_reranker(CrossEncoder(settings.reranker_dir) if settings.use_reranker else None)
     wb = Workbench(sets, Path(args.cache), settings, _log)
-    model, tuned = train(wb, tuned=args.reader == "tuned")
-    out = Path(args.out)
+    model, tuned = train(wb, tuned=args.reader == "tuned", kept=kept)
     write_trained(model, tuned, out)
     print(
         f"Wrote {out}: fitted on {len(sets)} guides; out-of-guide replay {model.report}; thresholds {model.thresholds.model_dump()}"
@@ -484,12 +494,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", help="more QUESTIONS.jsonl=GUIDE.txt pairs")
     p.add_argument("--out", default=str(Path(__file__).with_name("answer_model.json")), help="model file to write")
     p.add_argument(
-        "--reader", choices=("tuned", "installed"), default="tuned",
+        "--reader", choices=("tuned", "kept", "installed"), default="tuned",
         help="tuned (default, as the shipped model): also fine-tune the cross-encoder on the labelled guides' "
         "in-scope and out-of-scope questions: one reader per half, each guide's features read by the half without "
         "it (about 25 min a half on 2 cores), and one on all guides, written beside the model as OUT's name with "
         ".reader.safetensors (about 50 min; all "
-        "kept in --cache); installed: fit on the cross-encoder as installed, no reader file",
+        "kept in --cache); kept: tune nothing, refit only the answer model and keep OUT's reader (the shipped one "
+        "when OUT does not exist): the guides it was tuned on are read by the half readers kept in --cache, the "
+        "others by it, as a new guide is; installed: fit on the cross-encoder as installed, no reader file. "
+        "Each guide's collection is kept in --cache and reused while its files and the code are unchanged",
     )  # fmt: skip
     p.set_defaults(func=cmd_train)
 

@@ -103,11 +103,20 @@ class Workbench:
         return Coach(self.indexes[name], self.embedder, self.reader(name), model)
 
     def collect(self) -> list[TurnData]:
+        """Every guide's labelled turns (``train.collect``), each guide's kept in the cache folder
+        under a digest of what made them (``collected_key``) and reused while that is unchanged."""
         turns: list[TurnData] = []
         boot = bootstrap_model()
+        code = code_digest()
         for gs in self.sets:
-            got = collect(gs, self.coach(gs.name, boot))
-            self.log(f"collected {len(got)} turns from {gs.name}")
+            kept = self.cache / "collected" / f"{gs.name}-{collected_key(gs, code, self.reranker, self.embedder)}.pkl"
+            got = read_collected(kept)
+            if got is None:
+                got = collect(gs, self.coach(gs.name, boot))
+                write_collected(kept, got)
+                self.log(f"collected {len(got)} turns from {gs.name}")
+            else:
+                self.log(f"collected {len(got)} turns from {gs.name} (kept in {kept.parent})")
             turns += got
         return turns
 
@@ -127,6 +136,68 @@ class Workbench:
         finally:
             if reader is not None:
                 reader.remember = True
+
+
+NOT_COLLECTING = frozenset(
+    {"auditcli", "audit", "auditrecords", "auditschema", "baseline", "bench", "cli", "experiment", "export"}
+    | {"review", "staffauth", "synth", "__main__"}
+)
+"""Modules of the coach package a collection never runs (commands, the audit log, the tutorial baseline)."""
+
+
+def code_digest() -> str:
+    """A digest of the source of the coach package's modules a collection runs (every one but
+    ``NOT_COLLECTING``): a collection made by other code is collected again."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        if path.stem in NOT_COLLECTING:
+            continue
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def collected_key(gs: GuideSet, code: str, reranker: CrossEncoder | None, embedder: SentenceTransformerEmbedder) -> str:
+    """What a guide's collected turns depend on: its guide and question files, the code, the
+    embedder and the cross-encoder as installed (collection reads with no tuned reader)."""
+    import hashlib
+
+    from coach.reader import graph_sha256
+
+    h = hashlib.sha256(code.encode())
+    for path in [gs.guide, *gs.questions]:
+        h.update(path.read_bytes() + b"\0")
+    h.update(embedder.model_id.encode() + b"\0")
+    h.update(
+        (graph_sha256(Path(reranker.model_dir)) if reranker is not None and reranker.available else "none").encode()
+    )
+    return h.hexdigest()[:16]
+
+
+def read_collected(path: Path) -> list[TurnData] | None:
+    """Turns kept by ``write_collected`` (None when absent or unreadable: they are collected again)."""
+    import pickle
+
+    try:
+        with path.open("rb") as f:
+            return pickle.load(f)  # noqa: S301 - a cache this command wrote, under its own digest
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError):
+        return None
+
+
+def write_collected(path: Path, turns: list[TurnData]) -> None:
+    import pickle
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    guide = path.name.rsplit("-", 1)[0]
+    for old in path.parent.glob("*.pkl"):  # the same guide collected by older code
+        if old.name.rsplit("-", 1)[0] == guide:
+            old.unlink(missing_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(turns, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
 
 
 READER_HALVES = 2
@@ -234,6 +305,48 @@ def cross_fit_readers(wb: Workbench, questions: dict[str, list]) -> dict[int, Pa
     return files
 
 
+def kept_reader(cache: Path, label: str, names: list[str]) -> Path | None:
+    """The reader ``label`` kept in the cache folder that was tuned on exactly the guides ``names``
+    (the latest tuned, when there are several), or None."""
+    from safetensors import safe_open
+
+    found = []
+    for path in (cache / "readers").glob(f"{label}-*.safetensors"):
+        try:
+            with safe_open(str(path), framework="numpy") as f:
+                guides = (f.metadata() or {}).get("guides", "")
+        except (OSError, ValueError):
+            continue
+        if guides.split(",") == names:
+            found.append(path)
+    return max(found, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def kept_readers(wb: Workbench, questions: dict[str, list], shipped: Path) -> None:
+    """Have each guide read by a reader that never saw its labels, tuning none that is kept: a guide
+    the reader ``shipped`` was tuned on, by the half reader of ``cross_fit_readers``' split of those
+    guides that was not tuned on it (``kept_reader``; tuned now when the cache has none), and every
+    other guide, as a new guide is read, by ``shipped`` itself."""
+    from safetensors import safe_open
+
+    require_reranker(wb.reranker)
+    with safe_open(str(shipped), framework="numpy") as f:
+        seen = sorted(g for g in (f.metadata() or {}).get("guides", "").split(",") if g)
+    group = fold_of(seen, READER_HALVES)
+    readers = {}
+    for h in range(READER_HALVES):
+        names = [g for g in seen if group[g] == h]
+        found = kept_reader(wb.cache, f"half{h}", names)
+        if found is not None:
+            wb.log(f"half reader {h} ({len(names)} guides) kept: {found}")
+        readers[h] = MemoTunedCrossEncoder(
+            wb.reranker.model_dir, found or tune_reader(wb, questions, names, f"half{h}")
+        )
+    new = MemoTunedCrossEncoder(wb.reranker.model_dir, shipped)
+    wb.readers = {gs.name: readers[(group[gs.name] + 1) % READER_HALVES] if gs.name in group else new for gs in wb.sets}
+    wb.log(f"{sum(gs.name not in group for gs in wb.sets)} guides the kept reader was not tuned on are read by it")
+
+
 RESCORED = 12
 """Candidates of a collected turn the tuned reader reads (``rescored``): the logistic first stage's
 best 12, twice the pool, so that the logistic first stage of every fold finds its pool among them
@@ -277,12 +390,19 @@ def rescored(wb: Workbench, turns: list[TurnData]) -> list[TurnData]:
     return out
 
 
-def train(wb: Workbench, tuned: bool = False, turns: list[TurnData] | None = None) -> tuple[AnswerModel, Path | None]:
+def train(
+    wb: Workbench, tuned: bool = False, turns: list[TurnData] | None = None, kept: Path | None = None
+) -> tuple[AnswerModel, Path | None]:
     """The answer model fitted on every guide of the workbench (on ``turns`` when a collection is
     given); with ``tuned``, fitted on turns read by the cross-fitted tuned readers (each guide by one
     that never saw its labels, as a new guide will be read), and the reader it ships with: one tuned
-    on every guide's labels, the halves' recipe on twice their data."""
+    on every guide's labels, the halves' recipe on twice their data. With ``kept`` (a tuned reader
+    file), no reader is tuned: the model is refitted on turns read by ``kept_readers`` and ships
+    with ``kept``."""
     turns = turns if turns is not None else wb.collect()
+    if kept is not None:
+        kept_readers(wb, reader_questions(wb, turns), kept)
+        return finish(fit_model(rescored(wb, turns), wb.log), wb.sets), kept
     if not tuned:
         return finish(fit_model(turns, wb.log), wb.sets), None
     questions = reader_questions(wb, turns)
@@ -314,7 +434,8 @@ def write_trained(model: AnswerModel, tuned: Path | None, out: Path) -> None:
 
     beside = out.with_suffix(".reader.safetensors")
     if tuned is not None:
-        shutil.copyfile(tuned, beside)
+        if not beside.exists() or not beside.samefile(tuned):  # a kept reader may already be there
+            shutil.copyfile(tuned, beside)
         guides = read_adapter(beside)[1].get("guides", "")
         model = model.model_copy(
             update={"reader": ReaderRef(file=beside.name, sha256=file_sha256(beside), trained_on=guides.split(","))}

@@ -209,3 +209,78 @@ def test_a_cached_reader_names_only_the_guides_it_read(tmp_path: Path, monkeypat
     first = experiment.tune_reader(wb, {"a": asked, "b": []}, ["a", "b"], "all")
     again = experiment.tune_reader(wb, {"a": asked}, ["a"], "all")
     assert first == again and tuned == ["a"]
+
+
+def _reader_file(path: Path, guides: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(side_pair(), str(path), metadata={"format": ADAPTER_FORMAT, "guides": ",".join(guides),
+                                                "base_sha256": file_sha256(SRC / "model.onnx")})  # fmt: skip
+    return path
+
+
+def test_a_refit_with_kept_readers_reads_each_guide_with_one_that_never_saw_it(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """`coach train --reader kept`: no reader is tuned when the cache has them. A guide the shipped
+    reader was tuned on is read by the half reader tuned without it (found by the guides it names);
+    a guide added since is read by the shipped reader, which never saw it; the model ships with it."""
+    from types import SimpleNamespace
+
+    import coach.experiment as experiment
+
+    shipped = _reader_file(tmp_path / "model" / "answer_model.reader.safetensors", ["a", "b", "c", "d"])
+    readers = tmp_path / "cache" / "readers"
+    half0 = _reader_file(readers / "half0-1.safetensors", ["a", "c"])  # halves: a, c / b, d
+    half1 = _reader_file(readers / "half1-1.safetensors", ["b", "d"])
+    _reader_file(readers / "half1-2.safetensors", ["b", "d", "e"])  # another split: not this reader's half
+    monkeypatch.setattr(experiment, "MemoTunedCrossEncoder", lambda model_dir, path: path)
+    monkeypatch.setattr(experiment, "tune_reader", lambda *a: pytest.fail("a kept reader was tuned again"))
+    monkeypatch.setattr(experiment, "reader_questions", lambda wb, turns: {})
+    monkeypatch.setattr(experiment, "rescored", lambda wb, turns: [*turns, dict(wb.readers)])
+    fitted = []
+    monkeypatch.setattr(experiment, "fit_model", lambda turns, log: fitted.append(turns))
+    monkeypatch.setattr(experiment, "finish", lambda model, sets: load_model(str(DEFAULT_MODEL_FILE)))
+    wb = SimpleNamespace(
+        sets=[SimpleNamespace(name=n) for n in "abcde"], cache=tmp_path / "cache", log=lambda _: None,
+        reranker=SimpleNamespace(model_dir=str(SRC), available=True), readers={},
+    )  # fmt: skip
+
+    model, reader_file = experiment.train(wb, turns=["t"], kept=shipped)
+    assert fitted[0][-1] == {"a": half1, "b": half0, "c": half1, "d": half0, "e": shipped}
+    assert reader_file == shipped
+    experiment.write_trained(model, reader_file, shipped.with_name("answer_model.json"))  # the reader already there
+    assert load_model(str(shipped.with_name("answer_model.json"))).reader.trained_on == ["a", "b", "c", "d"]
+
+    half1.unlink()  # a half the cache does not keep is tuned, on its guides
+    tuned = []
+    monkeypatch.setattr(experiment, "tune_reader", lambda wb, q, names, label: tuned.append((label, names)) or half1)
+    experiment.train(wb, turns=["t"], kept=shipped)
+    assert tuned == [("half1", ["b", "d"])]
+
+
+def test_a_guides_collection_is_kept_until_its_files_change(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """`coach train` and `coach eval --cv` collect a guide's turns once: asked again with the same
+    files they come from the cache; a changed question file is collected again, and only its guide."""
+    from types import SimpleNamespace
+
+    import coach.experiment as experiment
+    from coach.evaluate import GuideSet
+
+    sets = []
+    for name in ("wind", "wind-tts"):  # one guide's name starts with the other's
+        (tmp_path / f"{name}.txt").write_text(f"# {name}\n\nWind turbine technicians climb towers.\n")
+        (tmp_path / f"{name}.jsonl").write_text('{"id": "1", "kind": "single", "turns": [{"q": "pay?"}]}\n')
+        sets.append(GuideSet(name=name, guide=tmp_path / f"{name}.txt", questions=[tmp_path / f"{name}.jsonl"]))
+    collected = []
+    monkeypatch.setattr(experiment, "collect", lambda gs, coach: collected.append(gs.name) or [f"turn of {gs.name}"])
+    wb = SimpleNamespace(
+        sets=sets, cache=tmp_path / "cache", log=lambda _: None, reranker=None,
+        embedder=SimpleNamespace(model_id="fake"), coach=lambda name, model: None,
+    )  # fmt: skip
+
+    def run() -> list:
+        return experiment.Workbench.collect(wb)
+
+    assert run() == ["turn of wind", "turn of wind-tts"] and collected == ["wind", "wind-tts"]
+    assert run() == ["turn of wind", "turn of wind-tts"] and collected == ["wind", "wind-tts"]
+    (tmp_path / "wind.jsonl").write_text('{"id": "1", "kind": "single", "turns": [{"q": "hours?"}]}\n')
+    assert run() == ["turn of wind", "turn of wind-tts"] and collected == ["wind", "wind-tts", "wind"]
+    assert len(list((tmp_path / "cache" / "collected").glob("*.pkl"))) == 2  # the old collection of wind is gone
