@@ -191,14 +191,10 @@ def test_a_new_topic_after_a_conversation_is_not_a_followup(real_coach, starter)
 @pytest.mark.parametrize(
     "q, quote",
     [
-        # Issue 8 names this one; it is not met since the tuned reader (stop 45): it quotes the North
-        # American range, then the Toronto example and the junior row, and the $47,190 median, third,
-        # no longer fits the 60 words. Strict: a change that fixes it must drop the mark.
-        pytest.param(
-            "How much do these techs make?",
-            "$47,190",
-            marks=pytest.mark.xfail(strict=True, reason="the tuned reader ranks the median third (issue 8)"),
-        ),
+        # Issue 8 names this one. Missed from stop 45 (the median ranked third and did not fit the
+        # words); quoted again since the model refitted on 94 guides (stop 51), second, after the
+        # California/Toronto example, which still leads.
+        ("How much do these techs make?", "$47,190"),
         ("Which databases should I learn?", "MySQL"),
     ],
 )
