@@ -305,20 +305,24 @@ def cross_fit_readers(wb: Workbench, questions: dict[str, list]) -> dict[int, Pa
     return files
 
 
+def tuned_on(path: Path) -> list[str]:
+    """The guides a tuned reader file names as tuned on (its metadata; the tensors are not read)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        return [g for g in (f.metadata() or {}).get("guides", "").split(",") if g]
+
+
 def kept_reader(cache: Path, label: str, names: list[str]) -> Path | None:
     """The reader ``label`` kept in the cache folder that was tuned on exactly the guides ``names``
     (the latest tuned, when there are several), or None."""
-    from safetensors import safe_open
-
     found = []
     for path in (cache / "readers").glob(f"{label}-*.safetensors"):
         try:
-            with safe_open(str(path), framework="numpy") as f:
-                guides = (f.metadata() or {}).get("guides", "")
+            if tuned_on(path) == names:
+                found.append(path)
         except (OSError, ValueError):
             continue
-        if guides.split(",") == names:
-            found.append(path)
     return max(found, key=lambda p: p.stat().st_mtime, default=None)
 
 
@@ -327,11 +331,8 @@ def kept_readers(wb: Workbench, questions: dict[str, list], shipped: Path) -> No
     the reader ``shipped`` was tuned on, by the half reader of ``cross_fit_readers``' split of those
     guides that was not tuned on it (``kept_reader``; tuned now when the cache has none), and every
     other guide, as a new guide is read, by ``shipped`` itself."""
-    from safetensors import safe_open
-
     require_reranker(wb.reranker)
-    with safe_open(str(shipped), framework="numpy") as f:
-        seen = sorted(g for g in (f.metadata() or {}).get("guides", "").split(",") if g)
+    seen = sorted(tuned_on(shipped))
     group = fold_of(seen, READER_HALVES)
     readers = {}
     for h in range(READER_HALVES):
