@@ -243,6 +243,26 @@ def test_evidence_weighed_against_its_sign_is_dropped():
     assert signed.coef[0] > 0 and signed.coef[1] == 0.0
 
 
+def test_a_fit_started_from_a_nearby_fit_reaches_the_same_weights():
+    """``coach train`` fits each guide's rankers without it starting from the fit on all guides
+    (``fit_linear``'s ``start``): the same ranker as a fit from zero, so the replay the cuts are
+    chosen on does not depend on it."""
+    from coach.train import fit_linear
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3000, 3)) * [1.0, 5.0, 0.2] + [0.0, 10.0, -1.0]
+    y = (x @ [1.0, 0.3, -4.0] + rng.logistic(size=3000)) > 3.0
+    cols = ["a", "b", "c"]
+    everything = fit_linear(x, y, cols, cols)
+    rest = slice(300, None)  # one "guide" left out
+    cold = fit_linear(x[rest], y[rest], cols, cols)
+    warm = fit_linear(x[rest], y[rest], cols, cols, start=everything)
+    # Equal within the solver's tolerance (scikit-learn's lbfgs stops at a gradient of 1e-4).
+    assert warm.coef == pytest.approx(cold.coef, abs=5e-3)
+    assert warm.intercept == pytest.approx(cold.intercept, abs=5e-3)
+    assert warm.decision(x[:300], cols) == pytest.approx(cold.decision(x[:300], cols), abs=2e-2)
+
+
 def test_abstention_trees_follow_the_evidence_and_match_scikit_learn():
     """More of a better match never lowers P(in scope), even where the sample says otherwise; and the
     trees written to the model file give scikit-learn's own predictions."""
