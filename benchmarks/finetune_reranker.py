@@ -56,7 +56,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from coach.train import TurnData  # noqa: E402
+from coach.collect import TurnData  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 READ = 16

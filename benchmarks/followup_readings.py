@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from coach.train import TurnData  # noqa: E402
+from coach.collect import TurnData  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,10 +42,10 @@ def collect_both(sets_file: Path, cache: Path, both_readings: bool = True) -> li
     """Every labelled turn of the sets file, later turns with their other reading (``TurnData.other``)
     unless ``both_readings`` is False (then exactly what ``coach train`` collects)."""
     from coach.cli import _quiet_libraries
+    from coach.collect import bootstrap_model, collect
     from coach.evaluate import load_sets
     from coach.experiment import Workbench
     from coach.settings import Settings
-    from coach.train import bootstrap_model, collect
 
     _quiet_libraries()
     sets, _ = load_sets(sets_file)

@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from coach.train import TurnData  # noqa: E402
+from coach.collect import TurnData  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

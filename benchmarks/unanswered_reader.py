@@ -45,7 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from coach.train import TurnData  # noqa: E402
+from coach.collect import TurnData  # noqa: E402
 
 
 def workbench():  # noqa: ANN201

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from coach.answer import Coach
 from coach.baseline import TutorialCoach
+from coach.collect import TurnData, bootstrap_model, collect
 from coach.corpus import read_source
 from coach.embed import SentenceTransformerEmbedder
 from coach.errors import CoachError
@@ -32,7 +33,7 @@ from coach.reader import TunedCrossEncoder
 from coach.rerank import CrossEncoder
 from coach.service import ensure_index
 from coach.settings import Settings
-from coach.train import TurnData, bootstrap_model, collect, finish, fit_model
+from coach.train import finish, fit_model
 
 Log = Callable[[str], None]
 
@@ -103,7 +104,7 @@ class Workbench:
         return Coach(self.indexes[name], self.embedder, self.reader(name), model)
 
     def collect(self) -> list[TurnData]:
-        """Every guide's labelled turns (``train.collect``), each guide's kept in the cache folder
+        """Every guide's labelled turns (``coach.collect.collect``), each guide's kept in the cache folder
         under a digest of what made them (``collected_key``) and reused while that is unchanged."""
         turns: list[TurnData] = []
         boot = bootstrap_model()
@@ -140,9 +141,10 @@ class Workbench:
 
 NOT_COLLECTING = frozenset(
     {"auditcli", "audit", "auditrecords", "auditschema", "baseline", "bench", "cli", "experiment", "export"}
-    | {"review", "staffauth", "synth", "__main__"}
+    | {"review", "staffauth", "synth", "train", "__main__"}
 )
-"""Modules of the coach package a collection never runs (commands, the audit log, the tutorial baseline)."""
+"""Modules of the coach package a collection never runs (commands, the audit log, the tutorial
+baseline, the fit: ``coach.collect`` imports nothing of ``coach.train``)."""
 
 
 def code_digest() -> str:

@@ -1,9 +1,9 @@
 """Fit the answer model from labelled guides: ``python -m coach train``.
 
-1. **Collect.** Every labelled conversation is run through the answer path of
-   its guide's own index with a fixed bootstrap model, the cross-encoder
-   reading every candidate. Each turn keeps its candidate feature rows and a
-   label per candidate: does the unit contain an expected answer string?
+1. **Collect** (``coach.collect``). Every labelled conversation is run through
+   the answer path of its guide's own index with a fixed bootstrap model, the
+   cross-encoder reading every candidate. Each turn keeps its candidate feature
+   rows and a label per candidate: does the unit contain an expected answer string?
 2. **Fit.** ``first`` and ``ranker`` are logistic models over those rows.
    ``answerable`` (is the question in scope?) is small boosted trees, monotone
    in each piece of evidence, fitted on question rows built from
@@ -34,8 +34,8 @@ from pydantic import BaseModel, ConfigDict
 from coach.adapter import FOLDS, adapt, fit_adapter, shipped
 from coach.adapter import pack as pack_adapter
 from coach.adapter import unpack as unpack_adapter
-from coach.answer import Analysis, Coach, clean_question, history_turn
-from coach.evaluate import EvalTurn, GuideSet, _norm
+from coach.collect import TurnData
+from coach.evaluate import GuideSet
 from coach.examples import NO_VOTE, Elsewhere, Example, ExampleVectors
 from coach.features import (
     CANDIDATE_FEATURES,
@@ -50,7 +50,7 @@ from coach.features import (
     without_readers,
 )
 from coach.model import MODEL_VERSION, AnswerModel, Linear, Thresholds, Trees
-from coach.prior import NO_PRIOR, QuestionPrior, fit_prior, read_prior
+from coach.prior import QuestionPrior, fit_prior, read_prior
 
 MAX_FALSE_ABSTENTION = 0.05
 """The issue's bound, met on the training guides' out-of-guide predictions (each guide's
@@ -61,105 +61,6 @@ until stop 52 gave 0.024 false abstention, and 0.05 gives 0.025 (CHANGELOG)."""
 MAX_MEDIAN_WORDS = 45
 EXTRA_GRID = [round(x, 2) for x in np.arange(0.05, 0.96, 0.05)]
 Log = Callable[[str], None]
-
-
-class TurnData(BaseModel):
-    """One labelled turn as the model sees it."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    guide: str
-    conv: str
-    turn: int
-    abstain: bool
-    rows: np.ndarray
-    labels: np.ndarray
-    words: list[int]
-    """Words the coach would quote for each candidate (a list introduction with its items)."""
-    texts: list[str]
-    unknown: list[str]
-    subject: list[str]
-    gain: float
-    unknown_names: float
-    cover: float = 0.0
-    """The question's worst-covered subject word's best cover by any candidate (``pool_cover``)."""
-    wanted: list[str]
-    followup: bool
-    reranked: bool
-    evidence: dict[str, float] = {}
-    """A later turn's follow-up signals (``Analysis.evidence``)."""
-    query: str = ""
-    """What was searched and read by the cross-encoder (the question, or its topic plus the question)."""
-    searched: str = ""
-    """The text whose vector searched the guide (``Analysis.searched``)."""
-    qvec: np.ndarray | None = None
-    """That vector."""
-    title: str = ""
-    """The guide's title."""
-    embedder: str = ""
-    """``model_id`` of the embedder ``qvec`` came from."""
-    vote: float = NO_VOTE
-    """``elsewhere_vote``: set by ``with_votes`` from the other guides' turns (``coach.examples``)."""
-    prior: float = NO_PRIOR
-    """``question_prior``: set by ``with_prior`` from a regression fitted on the other guides' turns."""
-    usual: tuple[np.ndarray, np.ndarray] | None = None
-    """The logits that answered the closest questions of other guides, with their weights
-    (``Elsewhere.usual_logits``, for ``logit_standing``): set by ``with_votes`` like ``vote``."""
-    uvecs: np.ndarray | None = None
-    """The candidates' unit vectors (float16, rows aligned with ``rows``), for ``answer_like``."""
-    other: TurnData | None = None
-    """The same turn read the other way (with its topic, or alone), when collected ``both_readings``."""
-
-
-def bootstrap_model() -> AnswerModel:
-    """A fixed, hand-free starting point for collection: rank by the cross-encoder, never abstain."""
-
-    def one(feature: str) -> Linear:
-        return Linear(features=[feature], mean=[0.0], scale=[1.0], coef=[1.0], intercept=0.0)
-
-    return AnswerModel(
-        version=MODEL_VERSION,
-        first=one("dense"),
-        first_plain=one("dense"),
-        ranker=one("logit"),
-        plain_ranker=one("logit"),
-        answerable=one("top_logit"),
-        answerable_first=one("top_dense"),
-        thresholds=Thresholds(abstain_below=0.0, abstain_below_first=0.0, extra_min=1.0),
-        trained_on=[],
-    )
-
-
-def turn_data(guide: str, conv: str, k: int, turn: EvalTurn, q: str, a: Analysis, coach: Coach) -> TurnData:
-    """The labelled rows of one analysed turn (``q`` cleaned, ``a`` from ``coach.analyze`` with ``full_pool``)."""
-    from coach.conversation import subject_words
-    from coach.features import asked_types, unknown_words
-
-    texts = [c.get(coach.index).text for c in a.candidates]
-    expected = [_norm(e) for e in turn.expect_any]
-    # A list introduction is quoted with its items, so it is right when they are.
-    quoted = [t + " " + " ".join(x.get(coach.index).text for x in coach._list_items(c)[:2])
-              for c, t in zip(a.candidates, texts, strict=True)]  # fmt: skip
-    labels = np.array([any(e in _norm(t) for e in expected) for t in quoted], dtype=bool)
-    subject = subject_words(q)
-    ix = coach.index
-    uvecs = (
-        np.stack([ix.unit_vectors[ix.unit_start[c.passage] + c.unit] for c in a.candidates]).astype(np.float16)
-        if a.candidates
-        else None
-    )
-    return TurnData(
-        guide=guide, conv=conv, turn=k, abstain=turn.abstain, rows=a.rows, labels=labels,
-        words=[len(t.split()) for t in quoted], texts=texts,
-        unknown=unknown_words(subject, coach.index.knows), subject=subject,
-        gain=a.qrow[QUESTION_FEATURES.index("unknown_gain")] if a.qrow else 0.0,
-        unknown_names=a.qrow[QUESTION_FEATURES.index("unknown_names")] if a.qrow else 0.0,
-        cover=a.qrow[QUESTION_FEATURES.index("pool_cover")] if a.qrow else 0.0,
-        wanted=asked_types(a.res.query if a.res.followup else q), followup=a.res.followup,
-        reranked=a.reranked, evidence=a.evidence, query=a.res.query, searched=a.searched, qvec=a.qvec,
-        title=coach.index.passages[a.candidates[0].passage].title if a.candidates else "",
-        embedder=coach.embedder.model_id, uvecs=uvecs,
-    )  # fmt: skip
 
 
 Made = tuple[list[Example], np.ndarray, np.ndarray]
@@ -304,28 +205,6 @@ def with_adapted(turns: list[TurnData]) -> tuple[list[TurnData], tuple[np.ndarra
     group = {g: k % min(FOLDS, len(guides)) for k, g in enumerate(guides)}
     maps = {k: _fit_adapter([t for t in turns if group[t.guide] != k]) for k in sorted(set(group.values()))}
     return [adapted([t], maps[group[t.guide]])[0] for t in turns], _fit_adapter(turns)
-
-
-def collect(gs: GuideSet, coach: Coach, both_readings: bool = False) -> list[TurnData]:
-    """Labelled feature rows for every turn of the guide's conversations.
-
-    With ``both_readings`` a later turn also carries its rows read the other
-    way (``TurnData.other``; ``benchmarks/followup_readings.py``); the
-    conversation goes on from the reading the coach chose.
-    """
-    out: list[TurnData] = []
-    for conv in gs.conversations():
-        history = []
-        for k, turn in enumerate(conv.turns):
-            q = clean_question(turn.q)
-            a = coach.analyze(q, history, full_pool=True)
-            data = turn_data(gs.name, str(conv.id), k, turn, q, a, coach)
-            if both_readings and history:
-                b = coach.analyze(q, history, full_pool=True, as_followup=not a.res.followup)
-                data.other = turn_data(gs.name, str(conv.id), k, turn, q, b, coach)
-            out.append(data)
-            history.append(history_turn(coach.decide(a)))
-    return out
 
 
 def fit_linear(

@@ -177,8 +177,8 @@ def postgresql_url(postgresql_proc, postgresql) -> Iterator[str]:  # noqa: ANN00
 def labelled_turn(guide: str, conv: str, qvec: np.ndarray, labels: np.ndarray, abstain: bool = False, uvecs=None):  # noqa: ANN001, ANN201
     """A collected turn with only what the question map and the question prior read: its guide, question
     vector (embedder "fake"), which candidates answer it and their unit vectors; zero feature rows."""
+    from coach.collect import TurnData
     from coach.features import CANDIDATE_FEATURES
-    from coach.train import TurnData
 
     n = len(labels)
     return TurnData(

@@ -141,7 +141,7 @@ def test_training_rows_are_read_with_a_map_that_never_saw_their_guide(monkeypatc
 def test_training_reads_a_follow_up_as_serving_does(settings, fake_embedder):
     """The column of a collected row, refilled with a map as ``coach train`` does, equals the
     column serving computed with that map, for a follow-up read with its topic too."""
-    from coach import train
+    from coach import collect, train
     from coach.answer import Coach, history_turn
     from coach.evaluate import EvalTurn
     from coach.index import build_index, load_index
@@ -161,7 +161,7 @@ def test_training_reads_a_follow_up_as_serving_does(settings, fake_embedder):
     col = CANDIDATE_FEATURES.index("dense_adapted")
     for q, past in (("What does a typical day look like?", []), ("and after 10 years?", history)):
         a = coach.analyze(q, past, full_pool=True)
-        data = train.turn_data("g", "c", len(past), EvalTurn(q=q, expect_any=["x"]), q, a, coach)
+        data = collect.turn_data("g", "c", len(past), EvalTurn(q=q, expect_any=["x"]), q, a, coach)
         [refilled] = train.adapted([data], fitted)
         assert np.allclose(refilled.rows[:, col], a.rows[:, col], atol=1e-5)
         assert not np.allclose(refilled.rows[:, col], train.adapted([data], None)[0].rows[:, col])

@@ -374,8 +374,8 @@ def test_a_later_turn_can_be_read_either_way(real_coach):
 
 @pytest.mark.slow
 def test_training_collects_both_readings_of_a_later_turn(real_coach, tmp_path):
+    from coach.collect import collect
     from coach.evaluate import GuideSet
-    from coach.train import collect
 
     questions = tmp_path / "q.jsonl"
     questions.write_text(

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from coach.collect import TurnData
 from coach.features import (
     CANDIDATE_FEATURES,
     HAS,
@@ -22,7 +23,7 @@ from coach.features import (
     without_readers,
 )
 from coach.model import AnswerModel, Linear, Trees, load_model
-from coach.train import TurnData, choose_abstain_cut, fit_model, write_model
+from coach.train import choose_abstain_cut, fit_model, write_model
 
 
 @pytest.mark.parametrize(

@@ -87,7 +87,7 @@ def test_the_answer_path_reads_the_models_prior_for_its_embedder(settings, fake_
 
 def test_training_reads_a_follow_ups_prior_as_serving_does(settings, fake_embedder):
     """A follow-up is read with its topic: training reads the prior from that reading's vector, as serving does."""
-    from coach import train
+    from coach import collect, train
     from coach.answer import Coach, history_turn
     from coach.evaluate import EvalTurn
     from coach.index import build_index, load_index
@@ -104,7 +104,7 @@ def test_training_reads_a_follow_ups_prior_as_serving_does(settings, fake_embedd
     alone = coach.analyze("and after 10 years?", [], full_pool=True).qrow[col]
     a = coach.analyze("and after 10 years?", history, full_pool=True)
     assert a.res.followup and a.qrow[col] != pytest.approx(alone)  # read with its topic, not alone
-    data = train.turn_data(
+    data = collect.turn_data(
         "g", "c", 1, EvalTurn(q="and after 10 years?", expect_any=["x"]), "and after 10 years?", a, coach
     )
     [read] = train.with_prior_of([data], own)

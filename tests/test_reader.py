@@ -284,3 +284,18 @@ def test_a_guides_collection_is_kept_until_its_files_change(tmp_path: Path, monk
     (tmp_path / "wind.jsonl").write_text('{"id": "1", "kind": "single", "turns": [{"q": "hours?"}]}\n')
     assert run() == ["turn of wind", "turn of wind-tts"] and collected == ["wind", "wind-tts", "wind"]
     assert len(list((tmp_path / "cache" / "collected").glob("*.pkl"))) == 2  # the old collection of wind is gone
+
+
+def test_a_collection_runs_no_code_its_digest_leaves_out() -> None:
+    """A kept collection is reused while the code it ran is unchanged (``code_digest``), so the
+    modules the digest leaves out, the fit (``coach.train``) among them, must not be what a
+    collection runs: refitting after a change to the fit keeps the hour of collecting."""
+    import subprocess
+    import sys
+
+    from coach.experiment import NOT_COLLECTING
+
+    probe = "import sys, coach.collect, coach.answer; print(' '.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert "train" in NOT_COLLECTING
+    assert not [m for m in loaded if m.startswith("coach.") and m.removeprefix("coach.") in NOT_COLLECTING]
