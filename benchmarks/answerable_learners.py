@@ -8,7 +8,9 @@ Each guide's turns are ranked by rankers fitted without that guide (as
 question rows and predicts the held-out guide's. Printed per learner: the
 ROC AUC of in-scope against out-of-scope turns, and false abstention and
 out-of-scope abstention when each guide's cut is the one that keeps the other
-guides' false abstention within 0.04 (``coach.train.choose_abstain_cut``, as ``coach train``).
+guides' false abstention within ``coach.train.MAX_FALSE_ABSTENTION`` (0.05 since stop 52;
+the README's figures from this script were measured at 0.04; ``coach.train.choose_abstain_cut``, as
+``coach train``).
 """
 
 from __future__ import annotations

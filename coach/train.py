@@ -225,6 +225,8 @@ def fit_linear(
     """
     from sklearn.linear_model import LogisticRegression
 
+    if start is not None and start.features != features:
+        raise ValueError(f"a fit of {start.features} cannot start one of {features}")
     pick = [columns.index(f) for f in features]
     x = x[:, pick]
     mean = x.mean(axis=0)

@@ -296,6 +296,8 @@ def test_a_collection_runs_no_code_its_digest_leaves_out() -> None:
     from coach.experiment import NOT_COLLECTING
 
     probe = "import sys, coach.collect, coach.answer; print(' '.join(sorted(sys.modules)))"
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=root)
+    loaded = run.stdout.split()
     assert "train" in NOT_COLLECTING
     assert not [m for m in loaded if m.startswith("coach.") and m.removeprefix("coach.") in NOT_COLLECTING]
