@@ -513,15 +513,24 @@ def fit_model(turns: list[TurnData], log: Log = lambda _: None) -> AnswerModel:
 
 
 def _offline_report(ranked: list[Ranked], p: np.ndarray, t: Thresholds) -> dict[str, float]:
-    """Out-of-guide figures replayed from the collected rows (``coach eval --cv`` runs them live)."""
+    """Out-of-guide figures replayed from the collected rows (``coach eval --cv`` runs them live):
+    in-scope hit pooled and for first and later turns (``coach eval``'s single-turn and follow-up
+    hit, each later turn read as collected), the first pick, false and out-of-scope abstention."""
     inscope = [(r, pk) for r, pk in zip(ranked, p, strict=True) if not r.turn.abstain]
     oos = [pk for r, pk in zip(ranked, p, strict=True) if r.turn.abstain]
     hits = [pk >= t.abstain_below and compose_sim(r, t.extra_min, t.max_words)[0] for r, pk in inscope]
+
+    def share(xs: Sequence[bool]) -> float:
+        return round(float(np.mean(xs)), 3) if len(xs) else 0.0
+
+    first = [r.turn.turn == 0 for r, _ in inscope]
     return {
-        "inscope_hit": round(float(np.mean(hits)), 3) if hits else 0.0,
-        "top1_right": round(float(np.mean([r.right() for r, _ in inscope])), 3) if inscope else 0.0,
-        "false_abstention": round(float(np.mean([pk < t.abstain_below for _, pk in inscope])), 3) if inscope else 0.0,
-        "oos_abstention": round(float(np.mean([pk < t.abstain_below for pk in oos])), 3) if oos else 0.0,
+        "inscope_hit": share(hits),
+        "single_hit": share([h for h, f in zip(hits, first, strict=True) if f]),
+        "followup_hit": share([h for h, f in zip(hits, first, strict=True) if not f]),
+        "top1_right": share([r.right() for r, _ in inscope]),
+        "false_abstention": share([pk < t.abstain_below for _, pk in inscope]),
+        "oos_abstention": share([pk < t.abstain_below for pk in oos]),
     }
 
 
