@@ -275,10 +275,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from coach.model import load_model
 
         settings = _settings(args)
+        kept = None
+        if args.cv and args.reader == "kept":
+            kept = load_model(args.model).reader_file()
+            if kept is None:
+                raise CoachError(
+                    f"--reader kept reads with the tuned reader of the model at {args.model or 'coach/'}, and it has none.",
+                    "Pass --reader tuned to tune the readers, or --model with a model that ships a reader.",
+                )
         wb = Workbench(sets, Path(args.cache), settings, _log)
         model = None if args.cv else load_model(args.model)
         runs, pooled = evaluate_sets(
-            wb, model, cv=args.cv, folds=args.folds, tuned=args.reader == "tuned" and wb.reranker is not None
+            wb, model, cv=args.cv, folds=args.folds, tuned=args.reader == "tuned" and wb.reranker is not None, kept=kept
         )
         if args.json:
             print(json.dumps({"guides": {r.name: r.model_dump() for r in runs}, "pooled": pooled.model_dump()}))
@@ -481,10 +489,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", default=None, help="answer model file (default: the shipped coach/answer_model.json)")
     p.add_argument(
-        "--reader", choices=("tuned", "installed"), default="tuned",
+        "--reader", choices=("tuned", "kept", "installed"), default="tuned",
         help="with --cv: tuned (default, as the shipped model reads) reads every guide with a cross-encoder "
         "fine-tuned on the half of the guides without it, on its in-scope and out-of-scope questions (about 25 min "
-        "a half on 2 cores the first time, kept in --cache); installed: the cross-encoder as installed",
+        "a half on 2 cores the first time, kept in --cache); kept: tune nothing, read as coach train --reader kept "
+        "does (a guide the --model's reader was tuned on by the kept half reader without it, any other by that "
+        "reader); installed: the cross-encoder as installed",
     )  # fmt: skip
     p.add_argument("--failures", action="store_true", help="list every wrong turn")
     p.add_argument("--json", action="store_true", help="print the report as JSON")

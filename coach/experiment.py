@@ -449,16 +449,26 @@ def write_trained(model: AnswerModel, tuned: Path | None, out: Path) -> None:
 
 
 def evaluate_sets(
-    wb: Workbench, model: AnswerModel | None, cv: bool, folds: int | None = None, tuned: bool = False
+    wb: Workbench,
+    model: AnswerModel | None,
+    cv: bool,
+    folds: int | None = None,
+    tuned: bool = False,
+    kept: Path | None = None,
 ) -> tuple[list[GuideRun], GuideRun]:
     """Per-guide and pooled runs; with ``cv`` each guide is answered by a model fitted without it.
 
     With ``folds`` the guides are held out that many groups at a time (each
     model fitted without its whole group): fewer fits, and a stricter test.
-    With ``cv`` and ``tuned`` every guide is read by a reader tuned without it (``cross_fit_readers``).
+    With ``cv`` and ``tuned`` every guide is read by a reader tuned without it (``cross_fit_readers``);
+    with ``cv`` and ``kept`` (a tuned reader file) by the kept readers that never saw it
+    (``kept_readers``, as ``coach train --reader kept`` reads them), no reader tuned.
     """
     turns = wb.collect() if cv else []
-    if cv and tuned:
+    if cv and kept is not None:
+        kept_readers(wb, reader_questions(wb, turns), kept)
+        turns = rescored(wb, turns)
+    elif cv and tuned:
         cross_fit_readers(wb, reader_questions(wb, turns))
         turns = rescored(wb, turns)
     group = fold_of([gs.name for gs in wb.sets], folds)

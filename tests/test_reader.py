@@ -301,3 +301,60 @@ def test_a_collection_runs_no_code_its_digest_leaves_out() -> None:
     loaded = run.stdout.split()
     assert "train" in NOT_COLLECTING
     assert not [m for m in loaded if m.startswith("coach.") and m.removeprefix("coach.") in NOT_COLLECTING]
+
+
+def test_leave_one_guide_out_with_kept_readers_tunes_none(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """`coach eval --cv --reader kept` reads every guide as `coach train --reader kept` does (the kept
+    half reader without it, or the model's reader for a guide it never saw) and tunes no reader."""
+    from types import SimpleNamespace
+
+    import coach.experiment as experiment
+
+    shipped = _reader_file(tmp_path / "model" / "answer_model.reader.safetensors", ["a", "b"])
+    readers = tmp_path / "cache" / "readers"
+    half0 = _reader_file(readers / "half0-1.safetensors", ["a"])
+    half1 = _reader_file(readers / "half1-1.safetensors", ["b"])
+    monkeypatch.setattr(experiment, "MemoTunedCrossEncoder", lambda model_dir, path: path)
+    monkeypatch.setattr(experiment, "tune_reader", lambda *a: pytest.fail("a reader was tuned"))
+    monkeypatch.setattr(experiment, "cross_fit_readers", lambda *a: pytest.fail("readers were cross-fitted"))
+    monkeypatch.setattr(experiment, "reader_questions", lambda wb, turns: {})
+    read = []
+
+    class Read(Exception):
+        pass
+
+    def rescored(wb, turns):  # noqa: ANN001, ANN202
+        read.append(dict(wb.readers))
+        raise Read
+
+    monkeypatch.setattr(experiment, "rescored", rescored)
+    wb = SimpleNamespace(
+        sets=[SimpleNamespace(name=n) for n in "abc"], cache=tmp_path / "cache", log=lambda _: None,
+        reranker=SimpleNamespace(model_dir=str(SRC), available=True), readers={}, collect=lambda: ["t"],
+    )  # fmt: skip
+    with pytest.raises(Read):
+        experiment.evaluate_sets(wb, None, cv=True, tuned=True, kept=shipped)
+    assert read == [{"a": half1, "b": half0, "c": shipped}]
+
+
+def test_leave_one_guide_out_with_kept_readers_needs_a_model_with_a_reader(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """Asked for kept readers of a model that ships none, `coach eval` says so in one sentence, no traceback."""
+    import json
+
+    from coach.cli import main
+
+    bare = load_model(str(DEFAULT_MODEL_FILE)).model_copy(update={"reader": None})
+    path = tmp_path / "bare.json"
+    path.write_text(bare.model_dump_json(), encoding="utf-8")
+    guides = []
+    for name in ("one", "two"):
+        (tmp_path / f"{name}.txt").write_text(f"# {name}\n\nThe pay is $40,000 a year.\n", encoding="utf-8")
+        (tmp_path / f"{name}.jsonl").write_text(
+            '{"id": "x", "kind": "single", "turns": [{"q": "pay?", "expect_any": ["40,000"]}]}\n', encoding="utf-8"
+        )
+        guides.append({"name": name, "guide": f"{name}.txt", "questions": [f"{name}.jsonl"]})
+    sets = tmp_path / "sets.json"
+    sets.write_text(json.dumps({"guides": guides}), encoding="utf-8")
+    code = main(["eval", "--sets", str(sets), "--cv", "--reader", "kept", "--model", str(path)])
+    err = capsys.readouterr().err
+    assert code != 0 and "has none" in err and "Traceback" not in err
