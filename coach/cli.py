@@ -275,14 +275,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from coach.model import load_model
 
         settings = _settings(args)
-        kept = None
-        if args.cv and args.reader == "kept":
-            kept = load_model(args.model).reader_file()
-            if kept is None:
-                raise CoachError(
-                    f"--reader kept reads with the tuned reader of the model at {args.model or 'coach/'}, and it has none.",
-                    "Pass --reader tuned to tune the readers, or --model with a model that ships a reader.",
-                )
+        kept = _kept_reader(args.model) if args.cv and args.reader == "kept" else None
         wb = Workbench(sets, Path(args.cache), settings, _log)
         model = None if args.cv else load_model(args.model)
         runs, pooled = evaluate_sets(
@@ -359,6 +352,21 @@ def format_table(runs: list, pooled) -> str:  # noqa: ANN001
     return "\n".join(lines)
 
 
+def _kept_reader(model_path: str | None) -> Path:
+    """The tuned reader file of the model at ``model_path`` (default: the shipped one), which
+    ``--reader kept`` keeps; a model without one is refused before any collecting."""
+    from coach.model import load_model
+
+    kept = load_model(model_path).reader_file()
+    if kept is None or not kept.is_file():
+        raise CoachError(
+            f"--reader kept needs the tuned reader of the model at {model_path or 'coach/answer_model.json'}, "
+            "and it has none.",
+            "Pass --reader tuned to tune the readers as well, or a model that ships its reader.",
+        )
+    return kept
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     _quiet_libraries()
     from coach.experiment import Workbench, require_reranker, train, write_trained
@@ -372,16 +380,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     settings = _settings(args)
     out = Path(args.out)
-    kept = None
-    if args.reader == "kept":
-        from coach.model import load_model
-
-        kept = load_model(str(out) if out.is_file() else None).reader_file()
-        if kept is None or not kept.is_file():
-            raise CoachError(
-                f"--reader kept needs the tuned reader of the model at {out}, and it has none.",
-                "Pass --reader tuned to tune the readers as well.",
-            )
+    kept = _kept_reader(str(out) if out.is_file() else None) if args.reader == "kept" else None
     if args.reader != "installed":  # before an hour of collecting, not after it
         require_reranker(CrossEncoder(settings.reranker_dir) if settings.use_reranker else None)
     wb = Workbench(sets, Path(args.cache), settings, _log)
