@@ -248,7 +248,7 @@ def test_a_fit_started_from_a_nearby_fit_reaches_the_same_weights():
     """``coach train`` fits each guide's rankers without it starting from the fit on all guides
     (``fit_linear``'s ``start``): the same ranker as a fit from zero, so the replay the cuts are
     chosen on does not depend on it."""
-    from coach.train import fit_linear
+    from coach.train import _restandardised, fit_linear
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=(3000, 3)) * [1.0, 5.0, 0.2] + [0.0, 10.0, -1.0]
@@ -258,6 +258,11 @@ def test_a_fit_started_from_a_nearby_fit_reaches_the_same_weights():
     rest = slice(300, None)  # one "guide" left out
     cold = fit_linear(x[rest], y[rest], cols, cols)
     warm = fit_linear(x[rest], y[rest], cols, cols, start=everything)
+    # The start is the all-rows fit itself, re-expressed in the subset's standardisation.
+    mean, scale = np.asarray(cold.mean), np.asarray(cold.scale)
+    coef, intercept = _restandardised(everything, mean, scale)
+    moved = Linear(features=cols, mean=list(mean), scale=list(scale), coef=list(coef), intercept=intercept)
+    assert moved.decision(x, cols) == pytest.approx(everything.decision(x, cols), abs=1e-6)
     # Equal within the solver's tolerance (scikit-learn's lbfgs stops at a gradient of 1e-4).
     assert warm.coef == pytest.approx(cold.coef, abs=5e-3)
     assert warm.intercept == pytest.approx(cold.intercept, abs=5e-3)
