@@ -369,7 +369,8 @@ def _kept_reader(model_path: str | None) -> Path:
 
 def cmd_train(args: argparse.Namespace) -> int:
     _quiet_libraries()
-    from coach.experiment import Workbench, require_reranker, train, write_trained
+    from coach.experiment import HALF_READERS, Workbench, keep_half_readers, require_reranker, train, write_trained
+    from coach.model import DEFAULT_MODEL_FILE
     from coach.rerank import CrossEncoder
 
     sets = _guide_sets(args)
@@ -386,6 +387,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     wb = Workbench(sets, Path(args.cache), settings, _log)
     model, tuned = train(wb, tuned=args.reader == "tuned", kept=kept)
     write_trained(model, tuned, out)
+    if out.resolve() == DEFAULT_MODEL_FILE.resolve() and wb.half_readers:
+        # The shipped model's half readers stay in the repository (eval/readers/), so that
+        # --reader kept in a fresh clone tunes none; written only once the model is.
+        keep_half_readers(wb.half_readers, HALF_READERS)
     print(
         f"Wrote {out}: fitted on {len(sets)} guides; out-of-guide replay {model.report}; thresholds {model.thresholds.model_dump()}"
     )
@@ -492,8 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --cv: tuned (default, as the shipped model reads) reads every guide with a cross-encoder "
         "fine-tuned on the half of the guides without it, on its in-scope and out-of-scope questions (about 25 min "
         "a half on 2 cores the first time, kept in --cache); kept: tune nothing, read as coach train --reader kept "
-        "does (a guide the --model's reader was tuned on by the kept half reader without it, any other by that "
-        "reader); installed: the cross-encoder as installed",
+        "does (a guide the --model's reader was tuned on by the kept half reader without it, from eval/readers/ "
+        "or --cache, any other by that reader); installed: the cross-encoder as installed",
     )  # fmt: skip
     p.add_argument("--failures", action="store_true", help="list every wrong turn")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -509,8 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
         "it (about 25 min a half on 2 cores), and one on all guides, written beside the model as OUT's name with "
         ".reader.safetensors (about 50 min; all "
         "kept in --cache); kept: tune nothing, refit only the answer model and keep OUT's reader (the shipped one "
-        "when OUT does not exist): the guides it was tuned on are read by the half readers kept in --cache, the "
-        "others by it, as a new guide is; installed: fit on the cross-encoder as installed, no reader file. "
+        "when OUT does not exist): the guides it was tuned on are read by the half readers kept in eval/readers/ "
+        "or --cache (tuned when neither has them), the others by it, as a new guide is. Writing the shipped model "
+        "either way also keeps its half readers in eval/readers/; installed: fit on the cross-encoder as installed, no reader file. "
         "Each guide's collection is kept in --cache and reused while its files and the code are unchanged",
     )  # fmt: skip
     p.set_defaults(func=cmd_train)

@@ -83,6 +83,8 @@ class Workbench:
         self.reranker = MemoCrossEncoder(settings.reranker_dir) if settings.use_reranker else None
         self.readers: dict[str, CrossEncoder] = {}
         """Guides read by another reader than ``reranker`` (``cross_fit_readers``)."""
+        self.half_readers: dict[int, Path] = {}
+        """The half readers' files those are (``cross_fit_readers``, ``kept_readers``)."""
         self.indexes = {}
         self.sources: dict[str, dict[str, str]] = {}
         usable = []
@@ -301,6 +303,7 @@ def cross_fit_readers(wb: Workbench, questions: dict[str, list]) -> dict[int, Pa
     files = {
         h: tune_reader(wb, questions, [g for g in names if group[g] == h], f"half{h}") for h in range(READER_HALVES)
     }
+    wb.half_readers = files
     readers = {h: MemoTunedCrossEncoder(wb.reranker.model_dir, f) for h, f in files.items()}
     # A guide outside the split (no in-scope question to tune on) was read by neither half.
     wb.readers = {gs.name: readers[(group.get(gs.name, -1) + 1) % READER_HALVES] for gs in wb.sets}
@@ -315,36 +318,69 @@ def tuned_on(path: Path) -> list[str]:
         return [g for g in (f.metadata() or {}).get("guides", "").split(",") if g]
 
 
+HALF_READERS = Path(__file__).resolve().parents[1] / "eval" / "readers"
+"""Where the repository keeps the half readers of the shipped reader (``cross_fit_readers``' two,
+about 1.6 MB each): a fresh clone's cache is empty, and without them ``--reader kept`` first tunes
+both halves again (about 50 minutes on 2 cores)."""
+
+
 def kept_reader(cache: Path, label: str, names: list[str]) -> Path | None:
-    """The reader ``label`` kept in the cache folder that was tuned on exactly the guides ``names``
-    (the latest tuned, when there are several), or None."""
-    found = []
-    for path in (cache / "readers").glob(f"{label}-*.safetensors"):
-        try:
-            if tuned_on(path) == names:
-                found.append(path)
-        except (OSError, ValueError):
+    """The reader ``label`` tuned on exactly the guides ``names``: the one ``HALF_READERS`` keeps,
+    else the latest tuned of those in the cache folder; None when neither has one (an unreadable
+    file is passed over)."""
+    from safetensors import SafetensorError
+
+    for folder in (HALF_READERS, cache / "readers"):
+        found = []
+        for path in folder.glob(f"{label}-*.safetensors"):
+            try:
+                if tuned_on(path) == names:
+                    found.append(path)
+            except (OSError, ValueError, SafetensorError):
+                continue
+        if found:
+            return max(found, key=lambda p: p.stat().st_mtime)
+    return None
+
+
+def keep_half_readers(files: dict[int, Path], folder: Path) -> None:
+    """Copy the half readers ``files`` (``Workbench.half_readers``) into ``folder`` (``HALF_READERS``
+    for the shipped model), then remove the halves kept there before; each copy lands whole or not
+    at all."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in files.values():
+        target = folder / path.name
+        if target.exists() and target.samefile(path):
             continue
-    return max(found, key=lambda p: p.stat().st_mtime, default=None)
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.copyfile(path, tmp)
+        tmp.replace(target)
+    keep = {path.name for path in files.values()}
+    for old in folder.glob("half*.safetensors"):
+        if old.name not in keep:
+            old.unlink()
 
 
 def kept_readers(wb: Workbench, questions: dict[str, list], shipped: Path) -> None:
     """Have each guide read by a reader that never saw its labels, tuning none that is kept: a guide
     the reader ``shipped`` was tuned on, by the half reader of ``cross_fit_readers``' split of those
-    guides that was not tuned on it (``kept_reader``; tuned now when the cache has none), and every
+    guides that was not tuned on it (``kept_reader``; tuned now when neither ``HALF_READERS`` nor
+    the cache has it), and every
     other guide, as a new guide is read, by ``shipped`` itself."""
     require_reranker(wb.reranker)
     seen = sorted(tuned_on(shipped))
     group = fold_of(seen, READER_HALVES)
     readers = {}
+    wb.half_readers = {}
     for h in range(READER_HALVES):
         names = [g for g in seen if group[g] == h]
         found = kept_reader(wb.cache, f"half{h}", names)
         if found is not None:
             wb.log(f"half reader {h} ({len(names)} guides) kept: {found}")
-        readers[h] = MemoTunedCrossEncoder(
-            wb.reranker.model_dir, found or tune_reader(wb, questions, names, f"half{h}")
-        )
+        wb.half_readers[h] = found or tune_reader(wb, questions, names, f"half{h}")
+        readers[h] = MemoTunedCrossEncoder(wb.reranker.model_dir, wb.half_readers[h])
     new = MemoTunedCrossEncoder(wb.reranker.model_dir, shipped)
     wb.readers = {gs.name: readers[(group[gs.name] + 1) % READER_HALVES] if gs.name in group else new for gs in wb.sets}
     wb.log(f"{sum(gs.name not in group for gs in wb.sets)} guides the kept reader was not tuned on are read by it")
@@ -401,7 +437,7 @@ def train(
     that never saw its labels, as a new guide will be read), and the reader it ships with: one tuned
     on every guide's labels, the halves' recipe on twice their data. With ``kept`` (a tuned reader
     file), no reader is tuned: the model is refitted on turns read by ``kept_readers`` and ships
-    with ``kept``."""
+    with ``kept``. Either way the half readers read with are left in ``wb.half_readers``."""
     turns = turns if turns is not None else wb.collect()
     if kept is not None:
         kept_readers(wb, reader_questions(wb, turns), kept)

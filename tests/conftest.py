@@ -44,6 +44,14 @@ class FakeEmbedder:
 
 
 @pytest.fixture(autouse=True)
+def _no_repository_half_readers(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the half readers the repository keeps (``eval/readers/``)."""
+    import coach.experiment
+
+    monkeypatch.setattr(coach.experiment, "HALF_READERS", tmp_path_factory.mktemp("half-readers"))
+
+
+@pytest.fixture(autouse=True)
 def _keep_the_main_module() -> Iterator[None]:
     """Streamlit's AppTest installs the app script as ``sys.modules["__main__"]`` and leaves it there.
     A process pool started later with "spawn" would then run that script in every child: the chat

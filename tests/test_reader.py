@@ -256,6 +256,83 @@ def test_a_refit_with_kept_readers_reads_each_guide_with_one_that_never_saw_it(t
     assert tuned == [("half1", ["b", "d"])]
 
 
+def test_a_fresh_clone_refits_with_the_half_readers_the_repository_keeps(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The half readers a full `coach train` of the shipped model tuned are kept in the repository
+    (eval/readers/, in place of older halves); `--reader kept` in a fresh clone, whose cache is
+    empty, then reads with them and tunes none, even when the cache holds halves of the same guides
+    tuned later (another experiment's); a file that is no reader is passed over."""
+    from types import SimpleNamespace
+
+    import coach.experiment as experiment
+
+    repository = tmp_path / "repository"
+    stale = _reader_file(repository / "half0-old.safetensors", ["a", "c"])
+    cache = tmp_path / "cache" / "readers"
+    halves = {0: _reader_file(cache / "half0-new.safetensors", ["a", "c"]),
+              1: _reader_file(cache / "half1-new.safetensors", ["b", "d"])}  # fmt: skip
+
+    def cross_fit(wb, questions):  # noqa: ANN001, ANN202
+        wb.half_readers = halves
+
+    monkeypatch.setattr(experiment, "reader_questions", lambda wb, turns: {})
+    monkeypatch.setattr(experiment, "cross_fit_readers", cross_fit)
+    monkeypatch.setattr(experiment, "rescored", lambda wb, turns: turns)
+    monkeypatch.setattr(experiment, "fit_model", lambda turns, log: None)
+    monkeypatch.setattr(experiment, "finish", lambda model, sets: load_model(str(DEFAULT_MODEL_FILE)))
+    shipped = _reader_file(tmp_path / "all.safetensors", ["a", "b", "c", "d"])
+    monkeypatch.setattr(experiment, "tune_reader", lambda *a: shipped)
+    wb = SimpleNamespace(sets=[SimpleNamespace(name=n) for n in "abcd"], cache=tmp_path / "cache", log=lambda _: None)
+    experiment.train(wb, tuned=True, turns=["t"])
+    experiment.keep_half_readers(wb.half_readers, repository)  # as coach train does once the model is written
+    assert sorted(p.name for p in repository.iterdir()) == ["half0-new.safetensors", "half1-new.safetensors"]
+    assert not stale.exists()
+
+    for path in cache.iterdir():  # a fresh clone: nothing in the cache but another experiment's half
+        path.unlink()
+    later = _reader_file(cache / "half0-later.safetensors", ["a", "c"])
+    (repository / "half1-broken.safetensors").write_text("version https://git-lfs.github.com/spec/v1\n")
+    monkeypatch.setattr(experiment, "HALF_READERS", repository)
+    monkeypatch.setattr(experiment, "MemoTunedCrossEncoder", lambda model_dir, path: path)
+    monkeypatch.setattr(
+        experiment, "tune_reader", lambda *a: pytest.fail("a half reader the repository keeps was tuned")
+    )
+    wb.reranker, wb.readers = SimpleNamespace(model_dir=str(SRC), available=True), {}
+    experiment.kept_readers(wb, {}, shipped)
+    half0, half1 = repository / "half0-new.safetensors", repository / "half1-new.safetensors"
+    assert wb.readers == {"a": half1, "b": half0, "c": half1, "d": half0} and wb.half_readers == {0: half0, 1: half1}
+    assert later.exists()
+
+
+@pytest.mark.parametrize("shipped", [True, False])
+def test_coach_train_keeps_half_readers_only_for_the_shipped_model(tmp_path: Path, monkeypatch, shipped) -> None:  # noqa: ANN001
+    """`coach train` copies its half readers into the repository once the shipped model is written,
+    and never for a model written elsewhere (`--out`, an experiment)."""
+    from types import SimpleNamespace
+
+    import coach.experiment as experiment
+    from coach.cli import main
+
+    sets = tmp_path / "sets.json"
+    (tmp_path / "g.txt").write_text("# G\n\nGs climb towers.\n")
+    (tmp_path / "g.jsonl").write_text('{"id": "1", "kind": "single", "turns": [{"q": "pay?"}]}\n')
+    sets.write_text('{"guides": [{"name": "g", "guide": "g.txt", "questions": ["g.jsonl"]}]}')
+    halves = {0: tmp_path / "half0-x.safetensors", 1: tmp_path / "half1-x.safetensors"}
+    events = []
+    monkeypatch.setattr(experiment, "Workbench", lambda *a: SimpleNamespace(half_readers={}))
+    monkeypatch.setattr(experiment, "require_reranker", lambda reranker: None)
+
+    def train(wb, tuned, kept):  # noqa: ANN001, ANN202
+        wb.half_readers = halves
+        return load_model(str(DEFAULT_MODEL_FILE)), None
+
+    monkeypatch.setattr(experiment, "train", train)
+    monkeypatch.setattr(experiment, "write_trained", lambda model, tuned, out: events.append("model written"))
+    monkeypatch.setattr(experiment, "keep_half_readers", lambda files, folder: events.append((files, folder)))
+    out = DEFAULT_MODEL_FILE if shipped else tmp_path / "m.json"
+    assert main(["train", "--sets", str(sets), "--out", str(out), "--cache", str(tmp_path / "cache")]) == 0
+    assert events == (["model written", (halves, experiment.HALF_READERS)] if shipped else ["model written"])
+
+
 def test_a_guides_collection_is_kept_until_its_files_change(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     """`coach train` and `coach eval --cv` collect a guide's turns once: asked again with the same
     files they come from the cache; a changed question file is collected again, and only its guide."""
