@@ -84,7 +84,7 @@ class Workbench:
         self.readers: dict[str, CrossEncoder] = {}
         """Guides read by another reader than ``reranker`` (``cross_fit_readers``)."""
         self.half_readers: dict[int, Path] = {}
-        """The half readers' files those are (``cross_fit_readers``, ``kept_readers``)."""
+        """The files of the two half readers read with (set by ``cross_fit_readers`` or ``kept_readers``)."""
         self.indexes = {}
         self.sources: dict[str, dict[str, str]] = {}
         usable = []
