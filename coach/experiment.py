@@ -343,20 +343,24 @@ def kept_reader(cache: Path, label: str, names: list[str]) -> Path | None:
     return None
 
 
+def copy_whole(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` through a temporary file beside it: ``dst`` is whole or untouched."""
+    import shutil
+
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.copyfile(src, tmp)
+    tmp.replace(dst)
+
+
 def keep_half_readers(files: dict[int, Path], folder: Path) -> None:
     """Copy the half readers ``files`` (``Workbench.half_readers``) into ``folder`` (``HALF_READERS``
     for the shipped model), then remove the halves kept there before; each copy lands whole or not
     at all."""
-    import shutil
-
     folder.mkdir(parents=True, exist_ok=True)
     for path in files.values():
         target = folder / path.name
-        if target.exists() and target.samefile(path):
-            continue
-        tmp = target.with_name(target.name + ".tmp")
-        shutil.copyfile(path, tmp)
-        tmp.replace(target)
+        if not (target.exists() and target.samefile(path)):
+            copy_whole(path, target)
     keep = {path.name for path in files.values()}
     for old in folder.glob("half*.safetensors"):
         if old.name not in keep:
@@ -465,8 +469,6 @@ def write_trained(model: AnswerModel, tuned: Path | None, out: Path) -> None:
     """Write the model to ``out`` and the tuned reader it reads with (if any) beside it, as
     ``out``'s name with ``.reader.safetensors``, named in the model with its sha256 (without one, a
     reader file left there by an earlier model is removed)."""
-    import shutil
-
     from coach.model import ReaderRef
     from coach.reader import file_sha256, read_adapter
     from coach.train import write_model
@@ -474,7 +476,7 @@ def write_trained(model: AnswerModel, tuned: Path | None, out: Path) -> None:
     beside = out.with_suffix(".reader.safetensors")
     if tuned is not None:
         if not beside.exists() or not beside.samefile(tuned):  # a kept reader may already be there
-            shutil.copyfile(tuned, beside)
+            copy_whole(tuned, beside)
         guides = read_adapter(beside)[1].get("guides", "")
         model = model.model_copy(
             update={"reader": ReaderRef(file=beside.name, sha256=file_sha256(beside), trained_on=guides.split(","))}
