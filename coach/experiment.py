@@ -344,12 +344,17 @@ def kept_reader(cache: Path, label: str, names: list[str]) -> Path | None:
 
 
 def copy_whole(src: Path, dst: Path) -> None:
-    """Copy ``src`` to ``dst`` through a temporary file beside it: ``dst`` is whole or untouched."""
+    """Copy ``src`` to ``dst`` through a temporary file beside it: ``dst`` is whole or untouched,
+    and a copy cut short leaves no temporary file behind."""
     import shutil
 
     tmp = dst.with_name(dst.name + ".tmp")
-    shutil.copyfile(src, tmp)
-    tmp.replace(dst)
+    try:
+        shutil.copyfile(src, tmp)
+        tmp.replace(dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def keep_half_readers(files: dict[int, Path], folder: Path) -> None:

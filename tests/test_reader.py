@@ -435,3 +435,28 @@ def test_leave_one_guide_out_with_kept_readers_needs_a_model_with_a_reader(tmp_p
     code = main(["eval", "--sets", str(sets), "--cv", "--reader", "kept", "--model", str(path)])
     err = capsys.readouterr().err
     assert code != 0 and "has none" in err and "Traceback" not in err
+
+
+def test_a_reader_copy_cut_short_leaves_the_old_file_whole(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A `coach train` stopped while copying a reader keeps the reader that was there, whole, and no
+    half-written file beside it."""
+    import shutil
+
+    import coach.experiment as experiment
+
+    src, dst = tmp_path / "new.safetensors", tmp_path / "answer_model.reader.safetensors"
+    src.write_bytes(b"new reader" * 100)
+    dst.write_bytes(b"old reader")
+
+    def cut(a, b):  # noqa: ANN001, ANN202
+        Path(b).write_bytes(b"new re")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "copyfile", cut)
+    with pytest.raises(KeyboardInterrupt):
+        experiment.copy_whole(src, dst)
+    assert dst.read_bytes() == b"old reader"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answer_model.reader.safetensors", "new.safetensors"]
+    monkeypatch.undo()
+    experiment.copy_whole(src, dst)
+    assert dst.read_bytes() == src.read_bytes()
