@@ -4,6 +4,12 @@
     .venv/bin/python benchmarks/followup_readings.py --turns T.pkl   # replay a collection saved before
     .venv/bin/python benchmarks/followup_readings.py --turns T.pkl --folds 6   # 6 model fits, not one per guide
 
+All 94 guides in two processes, resumable (about 80 min of collecting, then 30 min of replays):
+
+    for i in 0 1; do COACH_THREADS=1 .venv/bin/python benchmarks/followup_readings.py --keep K --shard $i/2 & done; wait
+    for r in rules other; do .venv/bin/python benchmarks/followup_readings.py --keep K --nested --replays R --only $r & done; wait
+    .venv/bin/python benchmarks/followup_readings.py --keep K --nested --replays R      # the table
+
 Each labelled turn of ``eval/sets.json`` is collected as ``coach train`` does
 (bootstrap model, the cross-encoder reading every candidate); a turn after the
 first is collected a second time with the other reading (with its topic, or
@@ -13,10 +19,13 @@ rules pick and under the other one, and the script prints, for the later
 turns: how often each reading is right, the better of the two (what a perfect
 follow-up decision would reach), two simple selectors, the fallback the
 coach answers with (the topic reading, then the question alone when that
-abstains: ``Coach._ask``) and one that falls back either way, and a learned
-decision (a logistic model over the question's follow-up signals and what
-each reading finds, fitted on the other guides' turns where the readings
-disagree). Offline figures
+abstains: ``Coach._ask``) and one that falls back either way, and two learned
+decisions (a logistic model and boosted trees over the question's follow-up
+signals and what each reading finds, fitted on the other guides' turns where
+the readings disagree; ``--nested`` fits them on replays by models that never
+saw the held-out guides, ``learned_choice`` otherwise). Each row gives the later
+turns' hit, false abstention and out-of-scope abstention, and the last two
+pooled with the first turns. Offline figures
 only: live answers differ a little, since there the history is the coach's
 own earlier answers.
 """
@@ -34,26 +43,63 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from coach.collect import TurnData  # noqa: E402
+from coach.evaluate import GuideSet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def collect_both(sets_file: Path, cache: Path, both_readings: bool = True) -> list[TurnData]:
+def files_digest(gs: GuideSet) -> str:
+    """A short digest of a guide's text and question files: a saved collection of other files is not reused."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in [gs.guide, *gs.questions]:
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+def collect_both(
+    sets_file: Path, cache: Path, both_readings: bool = True, keep: Path | None = None, shard: tuple[int, int] = (0, 1)
+) -> list[TurnData]:
     """Every labelled turn of the sets file, later turns with their other reading (``TurnData.other``)
-    unless ``both_readings`` is False (then exactly what ``coach train`` collects)."""
+    unless ``both_readings`` is False (then exactly what ``coach train`` collects).
+
+    With ``keep`` each guide's turns are saved there as they are collected (in a folder named by
+    the code's digest and the readings, under a name with the guide's files' digest) and a guide
+    saved before is read back instead: a cut run resumes. ``shard`` (i, n)
+    collects every n-th missing guide from the i-th, for n processes side by side."""
     from coach.cli import _quiet_libraries
     from coach.collect import bootstrap_model, collect
     from coach.evaluate import load_sets
-    from coach.experiment import Workbench
+    from coach.experiment import Workbench, code_digest
     from coach.settings import Settings
 
     _quiet_libraries()
     sets, _ = load_sets(sets_file)
-    wb = Workbench(sets, cache, Settings(), lambda m: print(m, file=sys.stderr))
-    out: list[TurnData] = []
+    kept = keep / f"{code_digest()[:16]}-{'both' if both_readings else 'one'}" if keep else None
+    saved = {gs.name: kept / f"{gs.name}-{files_digest(gs)}.pkl" for gs in sets} if kept else {}
+    todo = [gs for gs in sets if not (kept and saved[gs.name].exists())][shard[0] :: shard[1]]
+    wb = Workbench(todo, cache, Settings(), lambda m: print(m, file=sys.stderr))
+    if wb.reranker is not None and shard[1] > 1:
+        wb.reranker.threads = 1
+    fresh: list[TurnData] = []
     for gs in wb.sets:
-        out += collect(gs, wb.coach(gs.name, bootstrap_model()), both_readings=both_readings)
-        print(f"collected {gs.name}: {len(out)} turns", file=sys.stderr)
+        got = collect(gs, wb.coach(gs.name, bootstrap_model()), both_readings=both_readings)
+        fresh += got
+        if kept:
+            kept.mkdir(parents=True, exist_ok=True)
+            tmp = saved[gs.name].with_suffix(".tmp")
+            with open(tmp, "wb") as f:
+                pickle.dump(got, f)
+            tmp.replace(saved[gs.name])
+        print(f"collected {gs.name}: {len(got)} turns", file=sys.stderr)
+    if not kept:
+        return fresh
+    out: list[TurnData] = []
+    for gs in sets:
+        if saved[gs.name].exists():
+            with open(saved[gs.name], "rb") as f:
+                out += pickle.load(f)  # noqa: S301 (our own file)
     return out
 
 
@@ -109,33 +155,87 @@ def replay(turns: list[TurnData], folds: int | None = None) -> dict[tuple, dict]
     return out
 
 
-def learned_choice(later: list[TurnData], rules: dict, other: dict) -> dict[tuple, bool]:
-    """A learned follow-up decision, replayed leave-one-guide-out: is each later turn right under it?
+LEARNERS = ("logistic", "trees")
+"""The learned decisions replayed: a logistic model over the signals and both readings' scores,
+and boosted trees over the same with their differences and abstentions."""
 
-    A logistic model over the question's signals (``conversation.followup_evidence``)
-    and both readings' P(answerable) and best ranker score, fitted on the
-    other guides' later turns where exactly one reading is right.
-    """
-    from sklearn.linear_model import LogisticRegression
 
+def decision_row(t: TurnData, rules: dict, other: dict, learner: str) -> tuple[list[float], bool, bool]:
+    """One later turn as a learned decision sees it: (columns, topic reading right, alone reading right)."""
     from coach.conversation import FOLLOWUP_EVIDENCE
 
-    def row(t: TurnData) -> tuple[list[float], bool, bool]:
-        w, a = (rules, other) if t.followup else (other, rules)
-        k = (t.guide, t.conv, t.turn)
-        x = [t.evidence.get(f, 0.0) for f in FOLLOWUP_EVIDENCE] + [w[k]["p"], a[k]["p"], w[k]["top"], a[k]["top"]]
-        return x, w[k]["ok"], a[k]["ok"]
+    k = (t.guide, t.conv, t.turn)
+    w, a = (rules[k], other[k]) if t.followup else (other[k], rules[k])
+    x = [t.evidence.get(f, 0.0) for f in FOLLOWUP_EVIDENCE] + [w["p"], a["p"], w["top"], a["top"]]
+    if learner == "trees":
+        x += [w["p"] - a["p"], w["top"] - a["top"], float(w["abst"]), float(a["abst"]), float(t.followup)]
+    return x, w["ok"], a["ok"]
 
+
+def fit_decision(rows: list[tuple[list[float], bool, bool]], learner: str):  # noqa: ANN201
+    """P(the topic reading is the right one), fitted on the turns where exactly one reading is right."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train = [r for r in rows if r[1] != r[2]]
+    clf = (
+        HistGradientBoostingClassifier(max_iter=150, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=30)
+        if learner == "trees"
+        else LogisticRegression(max_iter=3000)
+    )
+    return make_pipeline(StandardScaler(), clf).fit(np.asarray([r[0] for r in train]), [r[1] for r in train])
+
+
+def learned_choice(later: list[TurnData], rules: dict, other: dict, learner: str = "logistic") -> dict[tuple, dict]:
+    """A learned follow-up decision, replayed leave-one-guide-out: the replay of the reading it picks for each later turn.
+
+    Fitted (``fit_decision``) on the other guides' later turns where exactly one
+    reading is right. Their scores were replayed by models that saw the held-out
+    guide, a second-order leak that flatters it: ``nested_choice`` has none.
+    """
     out = {}
     for g in sorted({t.guide for t in later}):
-        train = [r for t in later if t.guide != g and (r := row(t))[1] != r[2]]
-        x = np.asarray([r[0] for r in train])
-        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
-        clf = LogisticRegression(max_iter=2000).fit((x - mean) / scale, [r[1] for r in train])
+        clf = fit_decision([decision_row(t, rules, other, learner) for t in later if t.guide != g], learner)
         for t in (t for t in later if t.guide == g):
-            x1, ok_with, ok_alone = row(t)
-            with_topic = clf.predict_proba((np.asarray([x1]) - mean) / scale)[0, 1] >= 0.5
-            out[(t.guide, t.conv, t.turn)] = ok_with if with_topic else ok_alone
+            x, _, _ = decision_row(t, rules, other, learner)
+            w, a = (rules, other) if t.followup else (other, rules)
+            k = (t.guide, t.conv, t.turn)
+            out[k] = (w if clf.predict_proba([x])[0, 1] >= 0.5 else a)[k]
+    return out
+
+
+NESTED_GROUPS = 3
+"""``--nested``: guides held out in this many groups; each group's decision is fitted on the other
+groups' turns as replayed by models fitted without the held-out group (two inner groups)."""
+
+
+def nested_replays(turns: list[TurnData]) -> dict:
+    """The replays ``nested_choice`` needs for one reading: ``outer`` (the guides in ``NESTED_GROUPS``
+    groups) and, for each group, ``inner``: the other guides replayed in two groups without it."""
+    from coach.experiment import fold_of
+
+    group = fold_of(sorted({t.guide for t in turns}), NESTED_GROUPS)
+    inner = {g: replay([t for t in turns if group[t.guide] != g], 2) for g in range(NESTED_GROUPS)}
+    return {"outer": replay(turns, NESTED_GROUPS), "inner": inner}
+
+
+def nested_choice(later: list[TurnData], rules: dict, other: dict, learner: str) -> dict[tuple, dict]:
+    """The learned decision without the leak: each held-out group's turns read by the outer replays,
+    decided by a fit on the other guides' inner replays (``nested_replays``), none of them fitted on it."""
+    from coach.experiment import fold_of
+
+    group = fold_of(sorted({t.guide for t in later}), NESTED_GROUPS)
+    out = {}
+    for g in range(NESTED_GROUPS):
+        ri, oi = rules["inner"][g], other["inner"][g]
+        clf = fit_decision([decision_row(t, ri, oi, learner) for t in later if group[t.guide] != g], learner)
+        for t in (t for t in later if group[t.guide] == g):
+            x, _, _ = decision_row(t, rules["outer"], other["outer"], learner)
+            w, a = (rules, other) if t.followup else (other, rules)
+            k = (t.guide, t.conv, t.turn)
+            out[k] = (w if clf.predict_proba([x])[0, 1] >= 0.5 else a)["outer"][k]
     return out
 
 
@@ -145,6 +245,14 @@ def collection_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "eval", help="per-guide indexes")
     ap.add_argument("--turns", type=Path, default=None, help="a collection saved by --save (skips collecting)")
     ap.add_argument("--save", type=Path, default=None, help="save the collection here")
+    ap.add_argument(
+        "--keep", type=Path, default=None,
+        help="save each guide's turns in this folder as collected, and reuse them (a cut run resumes)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--shard", default=None, metavar="I/N",
+        help="with --keep: collect every N-th missing guide from the I-th (0-based) and stop, for N processes",
+    )  # fmt: skip
 
 
 def collection(args: argparse.Namespace, both_readings: bool = True) -> list[TurnData]:
@@ -157,11 +265,41 @@ def collection(args: argparse.Namespace, both_readings: bool = True) -> list[Tur
         if any(len(t.rows) and t.rows.shape[1] != len(CANDIDATE_FEATURES) for t in turns):
             sys.exit(f"{args.turns} was collected with other feature columns: collect again with --save.")
         return turns
-    turns = collect_both(args.sets, args.cache, both_readings)
+    shard = (0, 1)
+    if args.shard:
+        i, _, n = args.shard.partition("/")
+        if not (i.isdigit() and n.isdigit() and 0 <= int(i) < int(n)) or not args.keep:
+            sys.exit(f"--shard {args.shard}: give I/N with 0 <= I < N (such as 0/2), and --keep.")
+        shard = (int(i), int(n))
+    turns = collect_both(args.sets, args.cache, both_readings, args.keep, shard)
+    if shard[1] > 1:
+        print(f"collected shard {shard[0]} of {shard[1]} into {args.keep}: run again without --shard to replay.")
+        sys.exit(0)
     if args.save:
         with open(args.save, "wb") as f:
             pickle.dump(turns, f)
     return turns
+
+
+def replays(turns: list[TurnData], args: argparse.Namespace) -> tuple[dict, dict] | None:
+    """The two readings' replays (``nested_replays`` with ``--nested``), saved in and read back from
+    ``--replays`` when given; None after ``--only`` computed and saved just one of them."""
+    made = {}
+    for reading in ("rules", "other"):
+        path = args.replays / f"{'nested_' if args.nested else ''}{reading}-{args.folds}.pkl" if args.replays else None
+        if path and path.exists():
+            with open(path, "rb") as f:
+                made[reading] = pickle.load(f)  # noqa: S301 (our own file)
+            continue
+        if args.only and args.only != reading:
+            continue
+        use = turns if reading == "rules" else [t.other or t for t in turns]
+        made[reading] = nested_replays(use) if args.nested else replay(use, args.folds)
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as f:
+                pickle.dump(made[reading], f)
+    return (made["rules"], made["other"]) if len(made) == 2 else None
 
 
 def main() -> int:
@@ -170,12 +308,29 @@ def main() -> int:
     ap.add_argument(
         "--folds", type=int, default=None, help="hold guides out this many groups at a time (default: one per guide)"
     )
+    ap.add_argument(
+        "--nested", action="store_true",
+        help=f"replay in {NESTED_GROUPS} groups and fit the learned decisions without any leak (18 model fits)",
+    )  # fmt: skip
+    ap.add_argument("--replays", type=Path, default=None, help="save the replays in this folder, and reuse them")
+    ap.add_argument(
+        "--only", choices=["rules", "other"], default=None,
+        help="with --replays: replay this reading only (run the two side by side; the one that ends last prints the table)",
+    )  # fmt: skip
     args = ap.parse_args()
     if args.folds is not None and args.folds < 2:
         ap.error("--folds needs 2 or more groups (each fit needs guides the held-out ones are not in).")
+    if args.only and not args.replays:
+        ap.error("--only needs --replays (the folder the other run reads it from).")
+    if args.nested:
+        args.folds = NESTED_GROUPS
     turns = collection(args)
-    rules = replay(turns, args.folds)
-    other = replay([t.other or t for t in turns], args.folds)
+    both = replays(turns, args)
+    if both is None:
+        print(f"replayed the {args.only} reading into {args.replays}: run again without --only for the table.")
+        return 0
+    nested = (both[0], both[1]) if args.nested else None
+    rules, other = (both[0]["outer"], both[1]["outer"]) if args.nested else both
     later = [t for t in turns if t.other is not None]
 
     def key(t: TurnData) -> tuple:
@@ -188,32 +343,51 @@ def main() -> int:
           f"{np.mean([t.labels.any() for t in inscope]):.3f}, among those the cross-encoder reads "
           f"{np.mean(ranks < pools):.3f}, ranked first {np.mean(ranks < 1):.3f}, in the first three {np.mean(ranks < 3):.3f}")  # fmt: skip
 
-    def share(pick, abstain: bool) -> str:  # noqa: ANN001
-        ts = [t for t in later if t.abstain == abstain]
-        return f"{sum(pick(key(t)) for t in ts) / max(len(ts), 1):.3f}"
+    first = [t for t in turns if t.other is None]
+
+    def figures(pick) -> str:  # noqa: ANN001
+        """Later turns' hit, false abstention and out-of-scope abstention under ``pick`` (key -> the
+        replay of the reading it picks), then the same pooled with the first turns."""
+        ins, oos = [t for t in later if not t.abstain], [t for t in later if t.abstain]
+        f_in, f_oos = [t for t in first if not t.abstain], [t for t in first if t.abstain]
+        cells = [
+            np.mean([pick(key(t))["ok"] for t in ins]), np.mean([pick(key(t))["abst"] for t in ins]),
+            np.mean([pick(key(t))["abst"] for t in oos]),
+            np.mean([pick(key(t))["abst"] for t in oos] + [rules[key(t)]["abst"] for t in f_oos]),
+            np.mean([pick(key(t))["abst"] for t in ins] + [rules[key(t)]["abst"] for t in f_in]),
+        ]  # fmt: skip
+        return " ".join(f"{c:>9.3f}" for c in cells)
 
     followups = {key(t): t.followup for t in later}
     rows = {
-        "rules' reading": lambda k: rules[k]["ok"],
-        "the other reading": lambda k: other[k]["ok"],
-        "better of the two (a perfect decision)": lambda k: rules[k]["ok"] or other[k]["ok"],
-        "higher top ranker score": lambda k: max(rules[k], other[k], key=lambda z: z["top"])["ok"],
-        "higher P(answerable)": lambda k: max(rules[k], other[k], key=lambda z: z["p"])["ok"],
+        "rules' reading": rules.__getitem__,
+        "the other reading": other.__getitem__,
+        "better of the two (a perfect decision)": lambda k: (
+            rules[k] if rules[k]["ok"] or not other[k]["ok"] else other[k]
+        ),
+        "higher top ranker score": lambda k: max(rules[k], other[k], key=lambda z: z["top"]),
+        "higher P(answerable)": lambda k: max(rules[k], other[k], key=lambda z: z["p"]),
         # What ``Coach._ask`` does: a follow-up its topic reading does not cover is read alone.
         "topic, then alone if it abstains (shipped)": lambda k: (
-            other[k]["ok"] if followups[k] and rules[k]["abst"] and not other[k]["abst"] else rules[k]["ok"]
+            other[k] if followups[k] and rules[k]["abst"] and not other[k]["abst"] else rules[k]
         ),
         "either reading, then the other if it abstains": lambda k: (
-            other[k]["ok"] if rules[k]["abst"] and not other[k]["abst"] else rules[k]["ok"]
+            other[k] if rules[k]["abst"] and not other[k]["abst"] else rules[k]
         ),
-        "learned decision (signals + both readings)": learned_choice(later, rules, other).__getitem__,
     }
+    for learner in LEARNERS:
+        name = f"learned decision, {learner}"
+        if nested:
+            rows[f"{name} (nested)"] = nested_choice(later, *nested, learner).__getitem__
+        else:
+            rows[name] = learned_choice(later, rules, other, learner).__getitem__
     n_in = sum(not t.abstain for t in later)
     held = f"guides held out in {args.folds} groups" if args.folds else "leave-one-guide-out"
-    print(f"later turns: {n_in} in scope, {len(later) - n_in} out of scope ({held} replay)")
-    print(f"{'reading':<46} {'follow-up hit':>13} {'oos abstained':>13}")
+    print(f"later turns: {n_in} in scope, {len(later) - n_in} out of scope ({held} replay); "
+          f"'all' pools them with the {len(first)} first turns (the rules' reading)")  # fmt: skip
+    print(f"{'reading':<46} {'hit':>9} {'false ab':>9} {'oos ab':>9} {'all oos':>9} {'all fa':>9}")
     for name, pick in rows.items():
-        print(f"{name:<46} {share(pick, False):>13} {share(pick, True):>13}")
+        print(f"{name:<46} {figures(pick)}")
     split = Counter((t.followup, rules[key(t)]["ok"], other[key(t)]["ok"]) for t in later if not t.abstain)
     print("in scope, (rules call it a follow-up, rules' reading right, other right): count")
     for k, v in sorted(split.items()):
