@@ -36,6 +36,7 @@ import argparse
 import pickle
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,19 +44,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from coach.collect import TurnData  # noqa: E402
-from coach.evaluate import GuideSet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def files_digest(gs: GuideSet) -> str:
-    """A short digest of a guide's text and question files: a saved collection of other files is not reused."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for path in [gs.guide, *gs.questions]:
-        h.update(path.read_bytes() + b"\0")
-    return h.hexdigest()[:12]
+def save_atomic(obj: object, path: Path) -> None:
+    """Pickle ``obj`` to ``path`` whole or not at all (a process beside this one may be reading it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(obj, f)
+    tmp.replace(path)
 
 
 def collect_both(
@@ -64,39 +63,36 @@ def collect_both(
     """Every labelled turn of the sets file, later turns with their other reading (``TurnData.other``)
     unless ``both_readings`` is False (then exactly what ``coach train`` collects).
 
-    With ``keep`` each guide's turns are saved there as they are collected (in a folder named by
-    the code's digest and the readings, under a name with the guide's files' digest) and a guide
-    saved before is read back instead: a cut run resumes. ``shard`` (i, n)
+    With ``keep`` each guide's turns are saved there as they are collected (in a folder per
+    reading, under the guide's ``collected_key``: its files, the code, the embedder and the
+    cross-encoder) and a guide saved before is read back instead: a cut run resumes. ``shard`` (i, n)
     collects every n-th missing guide from the i-th, for n processes side by side."""
     from coach.cli import _quiet_libraries
     from coach.collect import bootstrap_model, collect
     from coach.evaluate import load_sets
-    from coach.experiment import Workbench, code_digest
+    from coach.experiment import Workbench, code_digest, collected_key
     from coach.settings import Settings
 
     _quiet_libraries()
     sets, _ = load_sets(sets_file)
-    kept = keep / f"{code_digest()[:16]}-{'both' if both_readings else 'one'}" if keep else None
-    saved = {gs.name: kept / f"{gs.name}-{files_digest(gs)}.pkl" for gs in sets} if kept else {}
-    todo = [gs for gs in sets if not (kept and saved[gs.name].exists())][shard[0] :: shard[1]]
-    wb = Workbench(todo, cache, Settings(), lambda m: print(m, file=sys.stderr))
+    wb = Workbench(sets, cache, Settings(), lambda m: print(m, file=sys.stderr))
+    kept = keep / ("both" if both_readings else "one") if keep else None
+    code = code_digest()
+    saved = {gs.name: kept / f"{gs.name}-{collected_key(gs, code, wb.reranker, wb.embedder)}.pkl" for gs in wb.sets} if kept else {}  # fmt: skip
+    todo = [gs for gs in wb.sets if not (kept and saved[gs.name].exists())][shard[0] :: shard[1]]
     if wb.reranker is not None and shard[1] > 1:
         wb.reranker.threads = 1
     fresh: list[TurnData] = []
-    for gs in wb.sets:
+    for gs in todo:
         got = collect(gs, wb.coach(gs.name, bootstrap_model()), both_readings=both_readings)
         fresh += got
         if kept:
-            kept.mkdir(parents=True, exist_ok=True)
-            tmp = saved[gs.name].with_suffix(".tmp")
-            with open(tmp, "wb") as f:
-                pickle.dump(got, f)
-            tmp.replace(saved[gs.name])
+            save_atomic(got, saved[gs.name])
         print(f"collected {gs.name}: {len(got)} turns", file=sys.stderr)
     if not kept:
         return fresh
     out: list[TurnData] = []
-    for gs in sets:
+    for gs in wb.sets:
         if saved[gs.name].exists():
             with open(saved[gs.name], "rb") as f:
                 out += pickle.load(f)  # noqa: S301 (our own file)
@@ -172,20 +168,26 @@ def decision_row(t: TurnData, rules: dict, other: dict, learner: str) -> tuple[l
     return x, w["ok"], a["ok"]
 
 
-def fit_decision(rows: list[tuple[list[float], bool, bool]], learner: str):  # noqa: ANN201
-    """P(the topic reading is the right one), fitted on the turns where exactly one reading is right."""
+def fit_decision(rows: list[tuple[list[float], bool, bool]], learner: str) -> Callable[[list[float]], float]:
+    """P(the topic reading is the right one), fitted on the turns where exactly one reading is right
+    (a constant when they all agree on one reading, or there are none: then the topic reading)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     train = [r for r in rows if r[1] != r[2]]
+    if len({r[1] for r in train}) < 2:
+        topic = float(train[0][1]) if train else 1.0
+        return lambda x: topic
     clf = (
         HistGradientBoostingClassifier(max_iter=150, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=30)
         if learner == "trees"
         else LogisticRegression(max_iter=3000)
     )
-    return make_pipeline(StandardScaler(), clf).fit(np.asarray([r[0] for r in train]), [r[1] for r in train])
+    fitted = make_pipeline(StandardScaler(), clf).fit(np.asarray([r[0] for r in train]), [r[1] for r in train])
+    right = list(fitted.classes_).index(True)
+    return lambda x: float(fitted.predict_proba([x])[0, right])
 
 
 def learned_choice(later: list[TurnData], rules: dict, other: dict, learner: str = "logistic") -> dict[tuple, dict]:
@@ -202,7 +204,7 @@ def learned_choice(later: list[TurnData], rules: dict, other: dict, learner: str
             x, _, _ = decision_row(t, rules, other, learner)
             w, a = (rules, other) if t.followup else (other, rules)
             k = (t.guide, t.conv, t.turn)
-            out[k] = (w if clf.predict_proba([x])[0, 1] >= 0.5 else a)[k]
+            out[k] = (w if clf(x) >= 0.5 else a)[k]
     return out
 
 
@@ -226,7 +228,7 @@ def nested_choice(later: list[TurnData], rules: dict, other: dict, learner: str)
     decided by a fit on the other guides' inner replays (``nested_replays``), none of them fitted on it."""
     from coach.experiment import fold_of
 
-    group = fold_of(sorted({t.guide for t in later}), NESTED_GROUPS)
+    group = fold_of(sorted({k[0] for k in rules["outer"]}), NESTED_GROUPS)  # as ``nested_replays`` grouped them
     out = {}
     for g in range(NESTED_GROUPS):
         ri, oi = rules["inner"][g], other["inner"][g]
@@ -235,7 +237,7 @@ def nested_choice(later: list[TurnData], rules: dict, other: dict, learner: str)
             x, _, _ = decision_row(t, rules["outer"], other["outer"], learner)
             w, a = (rules, other) if t.followup else (other, rules)
             k = (t.guide, t.conv, t.turn)
-            out[k] = (w if clf.predict_proba([x])[0, 1] >= 0.5 else a)["outer"][k]
+            out[k] = (w if clf(x) >= 0.5 else a)["outer"][k]
     return out
 
 
@@ -283,22 +285,31 @@ def collection(args: argparse.Namespace, both_readings: bool = True) -> list[Tur
 
 def replays(turns: list[TurnData], args: argparse.Namespace) -> tuple[dict, dict] | None:
     """The two readings' replays (``nested_replays`` with ``--nested``), saved in and read back from
-    ``--replays`` when given; None after ``--only`` computed and saved just one of them."""
+    ``--replays`` when given (named by the code and the turns replayed); None after ``--only``
+    made one of them while the other is not saved yet."""
+    import hashlib
+
+    from coach.experiment import code_digest
+
+    h = hashlib.sha256(code_digest().encode())
+    for t in sorted(turns, key=lambda t: (t.guide, t.conv, t.turn)):
+        h.update(f"{t.guide}\0{t.conv}\0{t.turn}\0{t.abstain}\0{len(t.rows)}\n".encode())
+    name = f"{'nested-' if args.nested else ''}{{}}-{args.folds}-{h.hexdigest()[:12]}.pkl"
+    path = {r: args.replays / name.format(r) for r in ("rules", "other")} if args.replays else {}
     made = {}
     for reading in ("rules", "other"):
-        path = args.replays / f"{'nested_' if args.nested else ''}{reading}-{args.folds}.pkl" if args.replays else None
-        if path and path.exists():
-            with open(path, "rb") as f:
-                made[reading] = pickle.load(f)  # noqa: S301 (our own file)
+        if path and path[reading].exists():
             continue
         if args.only and args.only != reading:
             continue
         use = turns if reading == "rules" else [t.other or t for t in turns]
         made[reading] = nested_replays(use) if args.nested else replay(use, args.folds)
         if path:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "wb") as f:
-                pickle.dump(made[reading], f)
+            save_atomic(made[reading], path[reading])
+    for reading in set(path) - set(made):  # saved before, or by the run beside this one meanwhile
+        if path[reading].exists():
+            with open(path[reading], "rb") as f:
+                made[reading] = pickle.load(f)  # noqa: S301 (our own file)
     return (made["rules"], made["other"]) if len(made) == 2 else None
 
 
@@ -315,13 +326,15 @@ def main() -> int:
     ap.add_argument("--replays", type=Path, default=None, help="save the replays in this folder, and reuse them")
     ap.add_argument(
         "--only", choices=["rules", "other"], default=None,
-        help="with --replays: replay this reading only (run the two side by side; the one that ends last prints the table)",
+        help="with --replays: replay this reading only (run the two side by side: the one that ends last prints the table)",
     )  # fmt: skip
     args = ap.parse_args()
     if args.folds is not None and args.folds < 2:
         ap.error("--folds needs 2 or more groups (each fit needs guides the held-out ones are not in).")
     if args.only and not args.replays:
         ap.error("--only needs --replays (the folder the other run reads it from).")
+    if args.nested and args.folds not in (None, NESTED_GROUPS):
+        ap.error(f"--nested replays in {NESTED_GROUPS} groups: leave --folds out.")
     if args.nested:
         args.folds = NESTED_GROUPS
     turns = collection(args)
