@@ -44,6 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from coach.collect import TurnData  # noqa: E402
+from coach.evaluate import GuideSet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,14 +64,14 @@ def collect_both(
     """Every labelled turn of the sets file, later turns with their other reading (``TurnData.other``)
     unless ``both_readings`` is False (then exactly what ``coach train`` collects).
 
-    With ``keep`` each guide's turns are saved there as they are collected (in a folder per
-    reading, under the guide's ``collected_key``: its files, the code, the embedder and the
-    cross-encoder) and a guide saved before is read back instead: a cut run resumes. ``shard`` (i, n)
+    With ``keep`` each guide's turns are saved there as they are collected, as ``coach eval``
+    keeps its own (``write_collected``, under the guide's ``collected_key``; a folder per
+    reading) and a guide saved before is read back instead: a cut run resumes. ``shard`` (i, n)
     collects every n-th missing guide from the i-th, for n processes side by side."""
     from coach.cli import _quiet_libraries
     from coach.collect import bootstrap_model, collect
     from coach.evaluate import load_sets
-    from coach.experiment import Workbench, code_digest, collected_key
+    from coach.experiment import Workbench, code_digest, collected_key, read_collected, write_collected
     from coach.settings import Settings
 
     _quiet_libraries()
@@ -82,21 +83,19 @@ def collect_both(
     todo = [gs for gs in wb.sets if not (kept and saved[gs.name].exists())][shard[0] :: shard[1]]
     if wb.reranker is not None and shard[1] > 1:
         wb.reranker.threads = 1
-    fresh: list[TurnData] = []
-    for gs in todo:
+
+    def collected(gs: GuideSet) -> list[TurnData]:
         got = collect(gs, wb.coach(gs.name, bootstrap_model()), both_readings=both_readings)
-        fresh += got
         if kept:
-            save_atomic(got, saved[gs.name])
+            write_collected(saved[gs.name], got)
         print(f"collected {gs.name}: {len(got)} turns", file=sys.stderr)
-    if not kept:
-        return fresh
-    out: list[TurnData] = []
-    for gs in wb.sets:
-        if saved[gs.name].exists():
-            with open(saved[gs.name], "rb") as f:
-                out += pickle.load(f)  # noqa: S301 (our own file)
-    return out
+        return got
+
+    fresh = {gs.name: collected(gs) for gs in todo}
+    if not kept or shard[1] > 1:
+        return [t for got in fresh.values() for t in got]
+    # The rest as saved before (a file that cannot be read is collected again).
+    return [t for gs in wb.sets for t in fresh.get(gs.name) or read_collected(saved[gs.name]) or collected(gs)]
 
 
 def replay(turns: list[TurnData], folds: int | None = None) -> dict[tuple, dict]:
@@ -156,8 +155,9 @@ LEARNERS = ("logistic", "trees")
 and boosted trees over the same with their differences and abstentions."""
 
 
-def decision_row(t: TurnData, rules: dict, other: dict, learner: str) -> tuple[list[float], bool, bool]:
-    """One later turn as a learned decision sees it: (columns, topic reading right, alone reading right)."""
+def decision_row(t: TurnData, rules: dict, other: dict, learner: str) -> tuple[list[float], dict, dict]:
+    """One later turn as a learned decision sees it: (columns, the topic reading's replay, the
+    alone reading's replay)."""
     from coach.conversation import FOLLOWUP_EVIDENCE
 
     k = (t.guide, t.conv, t.turn)
@@ -165,10 +165,10 @@ def decision_row(t: TurnData, rules: dict, other: dict, learner: str) -> tuple[l
     x = [t.evidence.get(f, 0.0) for f in FOLLOWUP_EVIDENCE] + [w["p"], a["p"], w["top"], a["top"]]
     if learner == "trees":
         x += [w["p"] - a["p"], w["top"] - a["top"], float(w["abst"]), float(a["abst"]), float(t.followup)]
-    return x, w["ok"], a["ok"]
+    return x, w, a
 
 
-def fit_decision(rows: list[tuple[list[float], bool, bool]], learner: str) -> Callable[[list[float]], float]:
+def fit_decision(rows: list[tuple[list[float], dict, dict]], learner: str) -> Callable[[list[float]], float]:
     """P(the topic reading is the right one), fitted on the turns where exactly one reading is right
     (a constant when they all agree on one reading, or there are none: then the topic reading)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -176,8 +176,8 @@ def fit_decision(rows: list[tuple[list[float], bool, bool]], learner: str) -> Ca
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    train = [r for r in rows if r[1] != r[2]]
-    if len({r[1] for r in train}) < 2:
+    train = [(x, w["ok"]) for x, w, a in rows if w["ok"] != a["ok"]]
+    if len({y for _, y in train}) < 2:
         topic = float(train[0][1]) if train else 1.0
         return lambda x: topic
     clf = (
@@ -185,7 +185,7 @@ def fit_decision(rows: list[tuple[list[float], bool, bool]], learner: str) -> Ca
         if learner == "trees"
         else LogisticRegression(max_iter=3000)
     )
-    fitted = make_pipeline(StandardScaler(), clf).fit(np.asarray([r[0] for r in train]), [r[1] for r in train])
+    fitted = make_pipeline(StandardScaler(), clf).fit(np.asarray([x for x, _ in train]), [y for _, y in train])
     right = list(fitted.classes_).index(True)
     return lambda x: float(fitted.predict_proba([x])[0, right])
 
@@ -201,10 +201,8 @@ def learned_choice(later: list[TurnData], rules: dict, other: dict, learner: str
     for g in sorted({t.guide for t in later}):
         clf = fit_decision([decision_row(t, rules, other, learner) for t in later if t.guide != g], learner)
         for t in (t for t in later if t.guide == g):
-            x, _, _ = decision_row(t, rules, other, learner)
-            w, a = (rules, other) if t.followup else (other, rules)
-            k = (t.guide, t.conv, t.turn)
-            out[k] = (w if clf(x) >= 0.5 else a)[k]
+            x, topic, alone = decision_row(t, rules, other, learner)
+            out[(t.guide, t.conv, t.turn)] = topic if clf(x) >= 0.5 else alone
     return out
 
 
@@ -234,10 +232,8 @@ def nested_choice(later: list[TurnData], rules: dict, other: dict, learner: str)
         ri, oi = rules["inner"][g], other["inner"][g]
         clf = fit_decision([decision_row(t, ri, oi, learner) for t in later if group[t.guide] != g], learner)
         for t in (t for t in later if group[t.guide] == g):
-            x, _, _ = decision_row(t, rules["outer"], other["outer"], learner)
-            w, a = (rules, other) if t.followup else (other, rules)
-            k = (t.guide, t.conv, t.turn)
-            out[k] = (w if clf(x) >= 0.5 else a)["outer"][k]
+            x, topic, alone = decision_row(t, rules["outer"], other["outer"], learner)
+            out[(t.guide, t.conv, t.turn)] = topic if clf(x) >= 0.5 else alone
     return out
 
 
@@ -342,7 +338,7 @@ def main() -> int:
     if both is None:
         print(f"replayed the {args.only} reading into {args.replays}: run again without --only for the table.")
         return 0
-    nested = (both[0], both[1]) if args.nested else None
+    nested = both if args.nested else None
     rules, other = (both[0]["outer"], both[1]["outer"]) if args.nested else both
     later = [t for t in turns if t.other is not None]
 
