@@ -23,7 +23,9 @@ abstains: ``Coach._ask``) and one that falls back either way, and two learned
 decisions (a logistic model and boosted trees over the question's follow-up
 signals and what each reading finds, fitted on the other guides' turns where
 the readings disagree; ``--nested`` fits them on replays by models that never
-saw the held-out guides, ``learned_choice`` otherwise). Each row gives the later
+saw the held-out guides, ``learned_choice`` otherwise). With ``--nested`` also
+a vote of the closest labelled later turns of other guides: which reading was
+right for the questions most like this one (``vote_choice``). Each row gives the later
 turns' hit, false abstention and out-of-scope abstention, and the last two
 pooled with the first turns. Offline figures
 only: live answers differ a little, since there the history is the coach's
@@ -237,6 +239,76 @@ def nested_choice(later: list[TurnData], rules: dict, other: dict, learner: str)
     return out
 
 
+VOTERS = 10
+"""``vote_choice``: how many of the closest labelled later turns of other guides vote."""
+VOTE_CUTS = [(lo / 20, hi / 20) for lo in range(21) for hi in range(lo, 22)]
+"""The (alone below, topic from) pairs of vote cuts ``vote_choice`` chooses among on its training turns."""
+
+
+def bare_vector(t: TurnData) -> np.ndarray:
+    """The vector of the later question alone (the reading without its topic), unit length."""
+    v = np.asarray((t.other if t.followup else t).qvec, dtype=np.float32)
+    return v / (np.linalg.norm(v) or 1.0)
+
+
+def topic_alone(t: TurnData, rules: dict, other: dict) -> tuple[dict, dict]:
+    k = (t.guide, t.conv, t.turn)
+    return (rules[k], other[k]) if t.followup else (other[k], rules[k])
+
+
+def vote_pick(topic: dict, alone: dict, followup: bool, vote: float, cut: tuple[float, float]) -> dict:
+    """Alone when the vote for the topic is below ``cut[0]``, the topic from ``cut[1]`` (each falling
+    back to the other reading when it abstains), the shipped fallback between them."""
+    if vote < cut[0] or not followup and vote < cut[1]:
+        return topic if alone["abst"] and not topic["abst"] else alone
+    return alone if topic["abst"] and not alone["abst"] else topic
+
+
+def knn_votes(asking: list[TurnData], voters: list[TurnData], rules: dict, other: dict) -> list[float]:
+    """For each turn of ``asking``: the share of its ``VOTERS`` closest later turns of other guides (bare
+    questions, cosine to the 4th power as weight), among those where exactly one reading is right,
+    whose topic reading was the right one (0.5 when none votes)."""
+    split = [(t, topic_alone(t, rules, other)) for t in voters]
+    split = [(t, w["ok"]) for t, (w, a) in split if w["ok"] != a["ok"]]
+    if not split:
+        return [0.5] * len(asking)
+    vecs = np.stack([bare_vector(t) for t, _ in split])
+    topic_right = np.asarray([y for _, y in split], dtype=float)
+    guides = np.asarray([t.guide for t, _ in split])
+    out = []
+    for t in asking:
+        sim = vecs @ bare_vector(t)
+        sim[guides == t.guide] = -1.0
+        near = np.argsort(-sim)[:VOTERS]
+        w = np.clip(sim[near], 0.0, None) ** 4
+        out.append(float(w @ topic_right[near] / w.sum()) if w.sum() > 0 else 0.5)
+    return out
+
+
+def vote_choice(later: list[TurnData], rules: dict, other: dict) -> dict[tuple, dict]:
+    """Which reading the closest labelled later turns of other guides needed (``knn_votes``), nested
+    as ``nested_choice``: each held-out group's votes and cuts come from the other groups' inner
+    replays (the cuts fitted on those turns' own leave-one-guide-out votes), none fitted on it."""
+    from coach.experiment import fold_of
+
+    group = fold_of(sorted({k[0] for k in rules["outer"]}), NESTED_GROUPS)
+    out = {}
+    for g in range(NESTED_GROUPS):
+        ri, oi = rules["inner"][g], other["inner"][g]
+        train = [t for t in later if group[t.guide] != g]
+        test = [t for t in later if group[t.guide] == g]
+        cases = [
+            (*topic_alone(t, ri, oi), t.followup, v)
+            for t, v in zip(train, knn_votes(train, train, ri, oi), strict=True)
+        ]
+        cut = max(VOTE_CUTS, key=lambda c, cases=cases: np.mean([vote_pick(*x, cut=c)["ok"] for x in cases]))
+        for t, v in zip(test, knn_votes(test, train, ri, oi), strict=True):
+            out[(t.guide, t.conv, t.turn)] = vote_pick(
+                *topic_alone(t, rules["outer"], other["outer"]), t.followup, v, cut
+            )
+    return out
+
+
 def collection_args(ap: argparse.ArgumentParser) -> None:
     """The options of a replay over a collection: where the guides are, and a saved collection to reuse."""
     ap.add_argument("--sets", type=Path, default=ROOT / "eval" / "sets.json", help="labelled guides (eval/sets.json)")
@@ -388,6 +460,8 @@ def main() -> int:
         name = f"learned decision, {learner}"
         if nested:
             rows[f"{name} (nested)"] = nested_choice(later, *nested, learner).__getitem__
+            if learner == LEARNERS[-1]:
+                rows["closest labelled follow-ups vote (nested)"] = vote_choice(later, *nested).__getitem__
         else:
             rows[name] = learned_choice(later, rules, other, learner).__getitem__
     n_in = sum(not t.abstain for t in later)
