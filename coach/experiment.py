@@ -247,14 +247,20 @@ def reader_guides(questions: dict[str, list]) -> list[str]:
 
 
 def tune_reader(
-    wb: Workbench, questions: dict[str, list], names: list[str], label: str, unanswered: bool = True
+    wb: Workbench,
+    questions: dict[str, list],
+    names: list[str],
+    label: str,
+    unanswered: bool = True,
+    rank: int | None = None,
 ) -> Path:
     """The reader tuned on the ``questions`` (``reader_questions``) of the guides ``names``, kept in
     the cache folder as ``label``-digest of what it was tuned on and how (reused when the same).
     Its file names the guides whose questions it read (those of ``names`` that have any), which the
     digest of those questions covers. With ``unanswered`` (the recipe since stop 46), it also reads
     their out-of-scope questions, against "none of these" (``reader.tune_adapter``): a new guide's
-    out-of-scope question then gets lower logits, which the abstention model reads."""
+    out-of-scope question then gets lower logits, which the abstention model reads. ``rank`` sets the
+    side paths' rank (``reader.RANK`` when None; stop 58 measured 32 against 8: no better)."""
     import hashlib
     import json
 
@@ -268,7 +274,8 @@ def tune_reader(
     if not groups:
         raise CoachError("No labelled questions to tune the reader on.", "Add labelled guides (--sets eval/sets.json).")
     graph = reader.graph_sha256(Path(wb.reranker.model_dir))
-    how = [graph, reader.RANK, reader.ALPHA, reader.LEARNING_RATE, reader.TRAIN_TOKENS, groups]
+    rank = rank or reader.RANK
+    how = [graph, rank, reader.ALPHA, reader.LEARNING_RATE, reader.TRAIN_TOKENS, groups]
     if none:
         how += [reader.NONE_LOGIT, none]
     digest = hashlib.sha256(json.dumps(how).encode()).hexdigest()[:16]
@@ -279,7 +286,7 @@ def tune_reader(
     wb.log(f"tuning reader {label}: {len(names)} guides, {len(groups)} questions, {len(none)} unanswered")
     tmp = out.with_name(out.name + ".tmp")
     meta = {"guides": ",".join(names)}
-    reader.tune_adapter(Path(wb.reranker.model_dir), groups, tmp, meta, wb.log, unanswered=none)
+    reader.tune_adapter(Path(wb.reranker.model_dir), groups, tmp, meta, wb.log, rank=rank, unanswered=none)
     tmp.replace(out)
     return out
 

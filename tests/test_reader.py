@@ -196,7 +196,7 @@ def test_a_cached_reader_names_only_the_guides_it_read(tmp_path: Path, monkeypat
 
     tuned: list[str] = []
 
-    def tune(model_dir, groups, out, meta, log, unanswered=()):  # noqa: ANN001
+    def tune(model_dir, groups, out, meta, log, rank=8, unanswered=()):  # noqa: ANN001
         tuned.append(meta["guides"])
         out.parent.mkdir(parents=True, exist_ok=True)
         save_file(side_pair(), str(out), metadata={"format": ADAPTER_FORMAT, **meta})
