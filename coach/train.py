@@ -434,6 +434,12 @@ def choose_abstain_cut(ranked: list[Ranked], p: np.ndarray, target: float = MAX_
 
 def compose_sim(r: Ranked, extra_min: float, max_words: int) -> tuple[bool, int]:
     """(found the answer, words) for the units the coach would quote at this extra-unit cut."""
+    chosen, words = composed(r, extra_min, max_words)
+    return bool(r.turn.labels[chosen].any()), words
+
+
+def composed(r: Ranked, extra_min: float, max_words: int) -> tuple[list[int], int]:
+    """The candidates (indices into ``r.turn``) the coach would quote at this extra-unit cut, and their words."""
     t = r.turn
     chosen = [int(r.order[0])]
     words = t.words[chosen[0]]
@@ -441,7 +447,7 @@ def compose_sim(r: Ranked, extra_min: float, max_words: int) -> tuple[bool, int]
     # places a short list or a paragraph's one sentence leaves with extras (``Coach._compose``);
     # a collection keeps no item count, so the replay leaves them empty and undercounts a little.
     if is_list_intro(t.texts[chosen[0]]):
-        return bool(t.labels[chosen[0]]), words
+        return chosen, words
     for k, s in zip(r.order[1:], r.scores[1:], strict=True):
         if len(chosen) == 3 or 1 / (1 + np.exp(-s)) < extra_min:
             break
@@ -451,7 +457,7 @@ def compose_sim(r: Ranked, extra_min: float, max_words: int) -> tuple[bool, int]
             continue
         chosen.append(int(k))
         words += t.words[k]
-    return bool(t.labels[chosen].any()), words
+    return chosen, words
 
 
 def choose_extra_cut(
