@@ -12,7 +12,8 @@ the 4% cut 0.50 against 0.75).
 
 ``--rank 32`` tunes and reads a reader with wider side paths (stop 58: on half 1's 2,629 turns,
 AUC 0.9439 against the rank-8 reader's 0.9445, best right 0.7195 against 0.7165, out of scope below
-the 4% cut 0.745 against 0.741; the training loss the same to within 0.05 at every step).
+the 4% cut 0.745 against 0.741; the training loss the same to within 0.06 at every logged step
+from the 51st).
 
 ``T.pkl`` is a collection as ``coach train`` makes it (``benchmarks/late_reader.py --save T.pkl``:
 every labelled turn of ``eval/sets.json`` with the installed cross-encoder's logits).
