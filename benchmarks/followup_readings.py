@@ -152,10 +152,9 @@ def replay(turns: list[TurnData], folds: int | None = None) -> dict[tuple, dict]
                 "top": float(r.scores[0]),
                 "rank": next((n for n, i in enumerate(r.order) if t.labels[i]), th.pool),
                 "pool": th.pool,
-                # What ``compositions`` needs: the quoted units, the ranked ones with P(right), the cuts.
+                # What ``compositions`` needs: the quoted units, the ranking with its scores, the cuts.
                 "chosen": chosen,
-                "order": [int(i) for i in r.order],
-                "sure": [float(1 / (1 + np.exp(-x))) for x in r.scores],
+                "ranked": [(int(i), float(x)) for i, x in zip(r.order, r.scores, strict=True)],
                 "cuts": (th.extra_min, th.max_words),
             }
     return out
@@ -174,8 +173,7 @@ def decision_row(t: TurnData, rules: dict, other: dict, learner: str) -> tuple[l
     alone reading's replay)."""
     from coach.conversation import FOLLOWUP_EVIDENCE
 
-    k = (t.guide, t.conv, t.turn)
-    w, a = (rules[k], other[k]) if t.followup else (other[k], rules[k])
+    w, a = topic_alone(t, rules, other)
     x = [t.evidence.get(f, 0.0) for f in FOLLOWUP_EVIDENCE] + [w["p"], a["p"], w["top"], a["top"]]
     if learner == "trees":
         x += [w["p"] - a["p"], w["top"] - a["top"], float(w["abst"]), float(a["abst"]), float(t.followup)]
@@ -264,6 +262,7 @@ def bare_vector(t: TurnData) -> np.ndarray:
 
 
 def topic_alone(t: TurnData, rules: dict, other: dict) -> tuple[dict, dict]:
+    """A later turn's replays as (read with its topic, read alone), whichever the rules chose."""
     k = (t.guide, t.conv, t.turn)
     return (rules[k], other[k]) if t.followup else (other[k], rules[k])
 
@@ -321,23 +320,6 @@ def vote_choice(later: list[TurnData], rules: dict, other: dict) -> dict[tuple, 
     return out
 
 
-def fill(
-    quote: list[tuple[TurnData, int]], t: TurnData, ranked: list[tuple[int, float]], cuts: tuple, room: int = 3
-) -> None:
-    """``Coach._add_extras`` on a replay: append ``t``'s confident ``ranked`` units (index, P(right)), best
-    first, that are not quoted yet and fit the words, until ``quote`` holds ``room`` units."""
-    from coach.features import is_list_intro
-
-    extra_min, max_words = cuts
-    for i, sure in ranked:
-        if len(quote) >= room or sure < extra_min:
-            break
-        words = sum(u.words[j] for u, j in quote)
-        if t.texts[i] in {u.texts[j] for u, j in quote} or words + t.words[i] > max_words or is_list_intro(t.texts[i]):
-            continue
-        quote.append((t, i))
-
-
 def compositions(t: TurnData, topic: dict, alone: dict) -> dict[str, list[tuple[TurnData, int]]]:
     """A follow-up answered with its topic, composed two ways from the two readings' replays: as
     ``Coach._compose`` does (its own extras, then the question alone's confident units in the places
@@ -345,20 +327,20 @@ def compositions(t: TurnData, topic: dict, alone: dict) -> dict[str, list[tuple[
     58; not shipped). Each is a list of (the reading's turn, unit index); a list introduction leads
     with its items either way."""
     from coach.features import is_list_intro
+    from coach.train import add_extras
 
     with_topic, on_its_own = (t, t.other) if t.followup else (t.other, t)
-    own = [(with_topic, i) for i in topic["chosen"]]
-    ranked = list(zip(topic["order"], topic["sure"], strict=True))
-    others = list(zip(alone.get("order", []), alone.get("sure", []), strict=True))
-    before = list(own)
-    if is_list_intro(with_topic.texts[topic["order"][0]]):
-        return {"served": before, "alone second": before}
-    fill(before, on_its_own, others, topic["cuts"])
-    now = [(with_topic, ranked[0][0])]
-    fill(now, on_its_own, others[:1], topic["cuts"], room=2)
-    fill(now, with_topic, ranked[1:], topic["cuts"])
-    fill(now, on_its_own, others, topic["cuts"])
-    return {"served": before, "alone second": now}
+    served = [(with_topic, i) for i in topic["chosen"]]
+    best, *rest = topic["ranked"]
+    if is_list_intro(with_topic.texts[best[0]]):
+        return {"served": served, "alone second": served}
+    others = alone.get("ranked", [])
+    add_extras(served, on_its_own, others, *topic["cuts"])
+    second = [(with_topic, best[0])]
+    add_extras(second, on_its_own, others[:1], *topic["cuts"], room=2)
+    add_extras(second, with_topic, rest, *topic["cuts"])
+    add_extras(second, on_its_own, others, *topic["cuts"])
+    return {"served": served, "alone second": second}
 
 
 def collection_args(ap: argparse.ArgumentParser) -> None:
@@ -523,25 +505,27 @@ def main() -> int:
     print(f"{'reading':<46} {'hit':>9} {'false ab':>9} {'oos ab':>9} {'all oos':>9} {'all fa':>9}")
     for name, pick in rows.items():
         print(f"{name:<46} {figures(pick)}")
-    # How a follow-up answered with its topic is composed (the answer model's abstention unchanged).
-    # The rows' "hit" is over all in-scope later turns, shipped fallback as above.
-    ins = [t for t in later if not t.abstain]
-    for way in ("served", "alone second"):
-        hits, words = [], []
-        for t in ins:
-            topic, alone = (rules[key(t)], other[key(t)]) if t.followup else (other[key(t)], rules[key(t)])
-            shipped = rows["topic, then alone if it abstains (shipped)"](key(t))
-            if t.followup and shipped is topic and not topic["abst"]:
-                quote = compositions(t, topic, alone)[way]
-                hits.append(any(bool(u.labels[i]) for u, i in quote))
-                words.append(sum(u.words[i] for u, i in quote))
-            else:
-                hits.append(bool(shipped["ok"]))
-                if not shipped["abst"]:
-                    u = t if shipped is rules[key(t)] else t.other
-                    words.append(sum(u.words[i] for i in shipped["chosen"]))
-        label = {"served": "composed as served", "alone second": "the alone reading's best unit second"}[way]
-        print(f"{label:<46} {np.mean(hits):>9.3f}   (in-scope later turns; median words {np.median(words):.0f})")
+    # How a follow-up answered with its topic is composed (the answer model's abstention unchanged),
+    # over all in-scope later turns; the others are answered as the shipped fallback answers them.
+    hits, words = {"served": [], "alone second": []}, {"served": [], "alone second": []}
+    for t in (t for t in later if not t.abstain):
+        topic, alone = topic_alone(t, rules, other)
+        shipped = rows["topic, then alone if it abstains (shipped)"](key(t))
+        if t.followup and shipped is topic and not topic["abst"]:
+            ways = {way: ([bool(u.labels[i]) for u, i in q], [u.words[i] for u, i in q])
+                    for way, q in compositions(t, topic, alone).items()}  # fmt: skip
+        else:
+            u = t if shipped is rules[key(t)] else t.other
+            quoted = [] if shipped["abst"] else shipped["chosen"]
+            ways = dict.fromkeys(hits, ([bool(shipped["ok"])], [u.words[i] for i in quoted]))
+        for way, (right, n) in ways.items():
+            hits[way].append(any(right))
+            if n:
+                words[way].append(sum(n))
+    for way, label in (("served", "composed as served"), ("alone second", "the alone reading's best unit second")):
+        print(
+            f"{label:<46} {np.mean(hits[way]):>9.3f}   (in-scope later turns; median words {np.median(words[way]):.0f})"
+        )
     split = Counter((t.followup, rules[key(t)]["ok"], other[key(t)]["ok"]) for t in later if not t.abstain)
     print("in scope, (rules call it a follow-up, rules' reading right, other right): count")
     for k, v in sorted(split.items()):

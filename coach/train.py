@@ -441,23 +441,37 @@ def compose_sim(r: Ranked, extra_min: float, max_words: int) -> tuple[bool, int]
 def composed(r: Ranked, extra_min: float, max_words: int) -> tuple[list[int], int]:
     """The candidates (indices into ``r.turn``) the coach would quote at this extra-unit cut, and their words."""
     t = r.turn
-    chosen = [int(r.order[0])]
-    words = t.words[chosen[0]]
+    quote = [(t, int(r.order[0]))]
     # A list introduction is quoted with its items (in ``words`` and ``labels``). Serving fills the
     # places a short list or a paragraph's one sentence leaves with extras (``Coach._compose``);
     # a collection keeps no item count, so the replay leaves them empty and undercounts a little.
-    if is_list_intro(t.texts[chosen[0]]):
-        return chosen, words
-    for k, s in zip(r.order[1:], r.scores[1:], strict=True):
-        if len(chosen) == 3 or 1 / (1 + np.exp(-s)) < extra_min:
+    if not is_list_intro(t.texts[quote[0][1]]):
+        add_extras(quote, t, list(zip(r.order[1:], r.scores[1:], strict=True)), extra_min, max_words)
+    return [i for _, i in quote], sum(t.words[i] for _, i in quote)
+
+
+def add_extras(
+    quote: list[tuple[TurnData, int]],
+    t: TurnData,
+    ranked: Sequence[tuple[int, float]],
+    extra_min: float,
+    max_words: int,
+    room: int = 3,
+) -> None:
+    """``Coach._add_extras`` on collected turns: append ``t``'s ``ranked`` candidates (index, ranker
+    score; best first) while P(right) reaches ``extra_min`` and ``quote`` has fewer than ``room``
+    units, skipping a text quoted already, one that would pass ``max_words`` and a list introduction
+    (nothing without its items). ``quote`` holds (turn, index) pairs: a follow-up's two readings
+    are two turns (``benchmarks/followup_readings.py``)."""
+    for k, score in ranked:
+        if len(quote) >= room or 1 / (1 + np.exp(-score)) < extra_min:
             break
-        if t.texts[k] in (t.texts[c] for c in chosen) or words + t.words[k] > max_words:
+        words = sum(u.words[j] for u, j in quote)
+        if t.texts[k] in {u.texts[j] for u, j in quote} or words + t.words[k] > max_words:
             continue
         if is_list_intro(t.texts[k]):  # as when answering: no list introduction without its items
             continue
-        chosen.append(int(k))
-        words += t.words[k]
-    return chosen, words
+        quote.append((t, int(k)))
 
 
 def choose_extra_cut(

@@ -195,9 +195,11 @@ def test_a_cached_reader_names_only_the_guides_it_read(tmp_path: Path, monkeypat
     import coach.reader as reader
 
     tuned: list[str] = []
+    ranks: list[int] = []
 
     def tune(model_dir, groups, out, meta, log, rank=8, unanswered=()):  # noqa: ANN001
         tuned.append(meta["guides"])
+        ranks.append(rank)
         out.parent.mkdir(parents=True, exist_ok=True)
         save_file(side_pair(), str(out), metadata={"format": ADAPTER_FORMAT, **meta})
         return out
@@ -208,7 +210,10 @@ def test_a_cached_reader_names_only_the_guides_it_read(tmp_path: Path, monkeypat
     wb = SimpleNamespace(reranker=SimpleNamespace(model_dir=str(SRC)), cache=tmp_path, log=lambda _: None)
     first = experiment.tune_reader(wb, {"a": asked, "b": []}, ["a", "b"], "all")
     again = experiment.tune_reader(wb, {"a": asked}, ["a"], "all")
-    assert first == again and tuned == ["a"]
+    assert first == again and tuned == ["a"] and ranks == [reader.RANK]
+    # A reader with wider side paths is another reader: tuned at that rank, kept in its own file.
+    wider = experiment.tune_reader(wb, {"a": asked}, ["a"], "all", rank=4 * reader.RANK)
+    assert wider != first and ranks == [reader.RANK, 4 * reader.RANK]
 
 
 def _reader_file(path: Path, guides: list[str]) -> Path:
