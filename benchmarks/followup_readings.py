@@ -387,13 +387,15 @@ def collection(args: argparse.Namespace, both_readings: bool = True) -> list[Tur
 
 def replays(turns: list[TurnData], args: argparse.Namespace) -> tuple[dict, dict] | None:
     """The two readings' replays (``nested_replays`` with ``--nested``), saved in and read back from
-    ``--replays`` when given (named by the code and the turns replayed); None after ``--only``
-    made one of them while the other is not saved yet."""
+    ``--replays`` when given (named by the collecting code, the fit's code in ``coach.train``
+    and the turns replayed); None after ``--only`` made one of them while the other is not saved yet."""
     import hashlib
 
+    from coach import train
     from coach.experiment import code_digest
 
     h = hashlib.sha256(f"{code_digest()}\0replay {REPLAY_FORMAT}".encode())
+    h.update(Path(train.__file__).read_bytes())  # a change to the fit replays again
     for t in sorted(turns, key=lambda t: (t.guide, t.conv, t.turn)):
         h.update(f"{t.guide}\0{t.conv}\0{t.turn}\0{t.abstain}\0{len(t.rows)}\n".encode())
     name = f"{'nested-' if args.nested else ''}{{}}-{args.folds}-{h.hexdigest()[:12]}.pkl"
