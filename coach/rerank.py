@@ -58,12 +58,13 @@ class OnnxModel:
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        # Worker threads spin between the nodes of a run (waking them for each of the tuned
-        # reader's ~500 nodes cost a quarter of its time), and stop spinning when the run
-        # ends: left spinning on a 2-core machine they slow the model that runs next
-        # (dev questions on the seed guide, warm: p50 161 ms spinning, 140 ms not).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
-        opts.add_session_config_entry("session.force_spinning_stop", "1")
+        # No spinning threads after a run: on a 2-core machine they slow the model that runs
+        # next (dev questions on the seed guide, warm: p50 161 ms spinning, 140 ms not).
+        # Spinning during a run only (``session.force_spinning_stop``) answers one user faster
+        # (dev questions, warm: 11.3 -> 13.2 answers/s) but two at once slower (15.4 -> 13.2/s,
+        # p50 113 -> 138 ms): the spinning threads take the cores the other question needs
+        # (stop 59, CHANGELOG).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(self._model_source(), opts, providers=["CPUExecutionProvider"])
         return True
 
