@@ -63,7 +63,7 @@ from coach.model import AnswerModel, load_model
 from coach.prior import read_prior
 from coach.reader import tuned_reader
 from coach.records import Answer, AnswerSentence, Citation, Hit, Passage, Unit
-from coach.rerank import CrossEncoder
+from coach.rerank import ANSWERING, CrossEncoder
 from coach.retrieve import (
     Candidate,
     candidate_units,
@@ -148,26 +148,6 @@ class _Asked(NamedTuple):
     embed_ms: float
 
 
-class _Answering:
-    """How many questions this process is answering (every coach's): reading ahead waits for them."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> None:
-        with self._lock:
-            self._count += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._count -= 1
-
-    def __bool__(self) -> bool:
-        return self._count > 0
-
-
-ANSWERING = _Answering()
 _ELSEWHERE: dict[tuple[int, int], tuple[AnswerModel, Embedder, Elsewhere]] = {}
 _ELSEWHERE_LOCK = threading.Lock()
 

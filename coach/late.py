@@ -76,7 +76,7 @@ class LateReader(OnnxModel):
         for r, (b, n) in enumerate(zip(batch, attend, strict=True)):
             ids[r, : len(b)] = b
             mask[r, :n] = 1
-        out = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})
+        out = self.run({"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})
         states = np.asarray(out[0], dtype=np.float32)
         return states / (np.linalg.norm(states, axis=2, keepdims=True) + 1e-8)
 

@@ -18,6 +18,7 @@ time (56 against 42 ms for six pairs), so the pool is read in one batch.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,8 +29,35 @@ from coach.errors import ModelError
 MAX_TOKENS = 256
 
 
+class _Answering:
+    """How many questions this process is answering (every coach's): reading ahead waits for
+    them, and a model's threads spin only while a question is answered alone."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._count -= 1
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def alone(self) -> bool:
+        """True while exactly one question is being answered."""
+        return self._count == 1
+
+
+ANSWERING = _Answering()
+
+
 class OnnxModel:
-    """A lazily opened onnxruntime CPU session on ``model_dir/model.onnx``; ``available`` is False
+    """Lazily opened onnxruntime CPU sessions on ``model_dir/model.onnx``; ``available`` is False
     when the model files are missing. Shared by the cross-encoder and the late reader."""
 
     label = "model"
@@ -38,13 +66,14 @@ class OnnxModel:
         self.model_dir = Path(model_dir) if model_dir else None
         self.threads = threads
         self._session = None
+        self._spinning = None
 
     @property
     def available(self) -> bool:
         return bool(self.model_dir) and (self.model_dir / "model.onnx").is_file()
 
     def _open(self) -> bool:
-        """Open the session; False when it was open already."""
+        """Open the sessions; False when they were open already."""
         if self._session is not None:
             return False
         if not self.available:
@@ -54,19 +83,34 @@ class OnnxModel:
             )
         import onnxruntime as ort
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        # No spinning threads after a run: on a 2-core machine they slow the model that runs
-        # next (dev questions on the seed guide, warm: p50 161 ms spinning, 140 ms not).
-        # Spinning during a run only (``session.force_spinning_stop``) answers one user faster
-        # (dev questions, warm: 11.3 -> 13.2 answers/s) but two at once slower (15.4 -> 13.2/s,
-        # p50 113 -> 138 ms): the spinning threads take the cores the other question needs
-        # (stop 59, CHANGELOG).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(self._model_source(), opts, providers=["CPUExecutionProvider"])
+        source = self._model_source()
+
+        def session(spin: bool) -> ort.InferenceSession:
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self.threads
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+            if spin:
+                opts.add_session_config_entry("session.force_spinning_stop", "1")
+            return ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+
+        # Two sessions on one graph (``run`` picks). Threads that spin between the nodes of a
+        # run, and stop when it ends, answer one user faster (dev questions, warm: 11.3 -> 13.2
+        # answers/s; waking the threads for each of the tuned reader's ~500 nodes costs a
+        # quarter of its time) but two at once slower (15.4 -> 13.2/s): the spinning threads
+        # take the cores the other question needs (stop 59, CHANGELOG). Threads left spinning
+        # after a run slow whatever runs next on a 2-core machine.
+        self._spinning = session(spin=True)
+        self._session = session(spin=False)  # last: another thread's ``_open`` then finds both
         return True
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """The graph's outputs for ``feeds``: on the spinning session while a single question is
+        answered, else on the one whose threads sleep (questions answered at once, reading
+        ahead, training). Both give the same numbers."""
+        session = self._spinning if ANSWERING.alone() else self._session
+        return session.run(None, feeds)
 
     def _model_source(self) -> str | bytes:
         """The graph onnxruntime opens: its file, or (``coach.reader``) an edited copy's bytes."""
@@ -110,6 +154,6 @@ class CrossEncoder(OnnxModel):
                 "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
                 "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
             }
-            logits = self._session.run(None, feeds)[0]
+            logits = self.run(feeds)[0]
             out.append(np.asarray(logits)[:, 0].astype(np.float32))
         return np.concatenate(out)

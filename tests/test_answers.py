@@ -203,6 +203,23 @@ def test_common_questions_quote_the_right_sentence(real_coach, q, quote):
     assert not a.abstained and quote in a.text
 
 
+def test_users_asking_at_once_get_the_answers_they_get_alone(real_coach):
+    # A question answered alone runs the models on threads that spin; questions answered at
+    # once run them on threads that sleep. The answers must not depend on which.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from coach.rerank import ANSWERING
+
+    questions = ["How much do these techs make?", "What certifications can I earn?", "What is HIPAA?",
+                 "How long does the training take?"]  # fmt: skip
+    alone = [real_coach.ask(q) for q in questions]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(real_coach.ask, questions * 2))
+    assert not ANSWERING
+    for a, b in zip(alone * 2, together, strict=True):
+        assert (b.text, b.abstained, b.confidence) == (a.text, a.abstained, a.confidence), a.question
+
+
 @pytest.mark.slow
 def test_an_answer_opens_with_its_best_passage_not_a_weak_extra(real_coach):
     # Extras from other sections (a pay-table row) follow the best answer; they used to be
