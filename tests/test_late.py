@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from coach.answer import Coach
@@ -160,7 +161,7 @@ def test_with_several_guides_only_the_chosen_one_is_read_ahead(settings, fake_em
 def test_reading_ahead_waits_while_a_question_is_answered(real_coach, reader: LateReader) -> None:  # noqa: ANN001
     import time
 
-    from coach.answer import ANSWERING
+    from coach.rerank import ANSWERING
 
     late = LateReader(reader.model_dir)
     coach = Coach(real_coach.index, real_coach.embedder, real_coach.reranker, late=late)
@@ -170,3 +171,43 @@ def test_reading_ahead_waits_while_a_question_is_answered(real_coach, reader: La
         assert late._tokens == 0 and thread.is_alive()
     thread.join(timeout=600)
     assert late._tokens > 0
+
+
+def test_threads_spin_only_while_one_question_is_answered(reader: LateReader) -> None:
+    """A question answered alone reads on the session whose threads spin during a run; with
+    none answered (reading ahead, training) or several at once, on the one whose threads sleep,
+    so a question answered beside another leaves it the cores. Both read the same numbers."""
+    from contextlib import ExitStack
+
+    from coach.rerank import ANSWERING
+
+    late = LateReader(reader.model_dir)
+    late._load()
+    spins = {
+        name: getattr(late, name).get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+        for name in ("_spinning", "_session")
+    }
+    assert spins == {"_spinning": "1", "_session": "0"}
+    used: list[str] = []
+    for name in ("_spinning", "_session"):
+        session = getattr(late, name)
+
+        class Recording:
+            def __init__(self, name: str, session) -> None:  # noqa: ANN001
+                self.name, self.session = name, session
+
+            def run(self, *args):  # noqa: ANN002, ANN202
+                used.append(self.name)
+                return self.session.run(*args)
+
+        setattr(late, name, Recording(name, session))
+    ids = late._ids(PAY, late._doc_marker, 64)
+    read = {}
+    for answering in (0, 1, 2):
+        with ExitStack() as stack:
+            for _ in range(answering):
+                stack.enter_context(ANSWERING)
+            used.clear()
+            read[answering] = late._states([ids], [len(ids)])
+            assert used == (["_spinning"] if answering == 1 else ["_session"]), answering
+    assert np.array_equal(read[0], read[1]) and np.array_equal(read[1], read[2])
