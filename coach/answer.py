@@ -146,6 +146,8 @@ class _Asked(NamedTuple):
     rules_followup: bool
     knows: Callable[[str], bool]
     embed_ms: float
+    tvec: np.ndarray | None
+    """The topic question's vector (``dense_topic``; None without a conversation)."""
 
 
 _ELSEWHERE: dict[tuple[int, int], tuple[AnswerModel, Embedder, Elsewhere]] = {}
@@ -330,7 +332,10 @@ class Coach:
         if unknown:
             drop = re.compile(r"\b(" + "|".join(re.escape(w) for w in unknown) + r")\b", re.I)
             texts += [" ".join(drop.sub(" ", t).split()) or "?" for t in texts]
-        vecs = self.embedder.encode(texts)
+        # The topic question alone (``dense_topic``), embedded with the rest.
+        topic = topic_of(history).query if ctx else None
+        vecs = self.embedder.encode(texts + ([topic] if topic else []))
+        vecs, tvec = (vecs[:-1], vecs[-1]) if topic else (vecs, None)
         rules_followup = False
         evidence: dict[str, float] = {}
         if ctx:
@@ -339,11 +344,10 @@ class Coach:
             alone = dense_search(self.index, vecs[0], 1, guide)
             joined = dense_search(self.index, vecs[1], 1, guide)
             gain = joined[0][1] - alone[0][1] if joined and alone else 0.0
-            topic = topic_of(history).query
             evidence = followup_evidence(q, topic, gain)
             rules_followup = is_followup(q, lambda: gain > 0, topic)
         embed_ms = (time.perf_counter() - t0) * 1000
-        return _Asked(asked, q, subject, unknown, vecs, texts, evidence, rules_followup, knows, embed_ms)
+        return _Asked(asked, q, subject, unknown, vecs, texts, evidence, rules_followup, knows, embed_ms, tvec)
 
     def _read(self, asked: _Asked, history: list[Turn], followup: bool, full_pool: bool, guide: str | None) -> Analysis:
         """Retrieve, build candidate rows and rank them under one reading (with the topic, or alone)."""
@@ -378,7 +382,16 @@ class Coach:
 
         t0 = time.perf_counter()
         ctx_q = _QuestionContext(
-            q, subject, res, focus, self.index, qvec, avec, self.elsewhere(), adapt(qvec, self.adapter())
+            q,
+            subject,
+            res,
+            focus,
+            self.index,
+            qvec,
+            avec,
+            self.elsewhere(),
+            adapt(qvec, self.adapter()),
+            tvec=asked.tvec if followup else None,
         )
         late, cover, pool_cover = self._read_late(res.query, cands)
         rows = self._rows(cands, ctx_q, late=late, cover=cover)
@@ -463,6 +476,7 @@ class Coach:
                     heading=heading_text(passage), heading_sim=hsim,
                     after_question_sim=self._after_question(c, qc.qvec), dense=c.dense,
                     dense_alone=float(uvec @ qc.avec), answer_like=qc.answer_like(passage.title, uvec),
+                    dense_topic=float(uvec @ qc.tvec) if qc.tvec is not None else None,
                     dense_adapted=float(uvec @ qc.adapted),
                     bm25=c.lexical, passage_rank=c.passage_rank,
                     logit=float(logits[k]) if logits is not None else None,
@@ -919,8 +933,11 @@ class _QuestionContext:
         avec: np.ndarray,
         elsewhere: Elsewhere | None = None,
         adapted: np.ndarray | None = None,
+        tvec: np.ndarray | None = None,
     ) -> None:
         self.q = q
+        self.tvec = tvec
+        """The topic question's vector when the question is read with its topic (``dense_topic``)."""
         self.adapted = qvec if adapted is None else adapted
         """The question vector turned by the answer model's map (``dense_adapted``)."""
         self._elsewhere = elsewhere

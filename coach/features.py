@@ -75,6 +75,7 @@ CANDIDATE_FEATURES = [
     "dense",
     "dense_gap",
     "dense_alone",
+    "dense_topic",
     "dense_adapted",
     "answer_like",
     "answer_like_gap",
@@ -109,7 +110,13 @@ CANDIDATE_FEATURES = [
 for a follow-up the other columns read it joined with the topic it continues
 ("what does a mid level designer earn? and how much experience is that?"), so
 the model can weigh what the new question asks against the topic it leans
-on. For a question that stands alone it equals ``dense``. (The cross-encoder
+on. For a question that stands alone it equals ``dense``. ``dense_topic`` is
+the cosine with the topic question alone (the question the follow-up leans on,
+as it was searched): a unit that matches the joined question only through its
+topic ("what tests do respiratory therapists do? what about treatments?" read
+back to the tests the previous answer quoted) is as close to the topic as to
+the joined question, one that answers the new part is closer to the joined
+question. For a question that stands alone it equals ``dense``. (The cross-encoder
 reads a follow-up once, with its topic: a second pass on the bare question
 gained nothing out of guide and doubled its cost.) ``*_gap`` and
 ``logit_top`` are relative to the pool being ranked (``pool_relative``).
@@ -335,6 +342,7 @@ def candidate_row(
     dense: float,
     dense_alone: float,
     answer_like: float,
+    dense_topic: float | None = None,
     dense_adapted: float | None = None,
     bm25: float,
     passage_rank: int,
@@ -376,6 +384,7 @@ def candidate_row(
         "dense": dense,
         "dense_gap": 0.0,
         "dense_alone": dense_alone,
+        "dense_topic": dense if dense_topic is None else dense_topic,
         "dense_adapted": dense if dense_adapted is None else dense_adapted,
         "answer_like": answer_like,
         "answer_like_gap": 0.0,

@@ -484,6 +484,31 @@ def test_a_followup_reads_the_passage_after_the_previous_answer(settings, fake_e
     assert all(v == 0.0 for d, v in after.items() if d <= 0)
 
 
+def test_a_followup_row_knows_how_close_each_unit_is_to_the_topic_alone(settings, fake_embedder):
+    """``dense_topic``: read with its topic, a follow-up's rows carry each unit's cosine with the
+    topic question alone (the model weighs it against the joined one, so the units the topic
+    brought back are not taken for an answer to the new part); read alone, it is ``dense``."""
+    from coach.answer import Coach
+    from coach.features import CANDIDATE_FEATURES
+    from coach.index import build_index, load_index
+
+    build_index(settings, fake_embedder)
+    index = load_index(settings, fake_embedder.model_id)
+    coach = Coach(index, fake_embedder)
+    topic = "what does a wind turbine technician earn?"
+    before = Turn(question=topic, query=topic, standalone=True)
+    dense, col = CANDIDATE_FEATURES.index("dense"), CANDIDATE_FEATURES.index("dense_topic")
+    a = coach.analyze("and what about the pros?", [before], as_followup=True)
+    assert a.res.followup
+    tvec = fake_embedder.encode([topic])[0]
+    for k, c in enumerate(a.candidates):
+        uvec = index.unit_vectors[index.unit_start[c.passage] + c.unit].astype(np.float32)
+        assert a.rows[k, col] == pytest.approx(float(uvec @ tvec), abs=1e-5)
+    assert not np.allclose(a.rows[:, col], a.rows[:, dense])
+    alone = coach.analyze("and what about the pros?", [before], as_followup=False)
+    assert np.array_equal(alone.rows[:, col], alone.rows[:, dense])
+
+
 def _followup_coach(settings, fake_embedder):  # noqa: ANN001, ANN202
     """A coach over the fixture guides that answers whatever it is asked (abstention cut 0)."""
     from coach.answer import Coach
